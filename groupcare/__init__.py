@@ -1,0 +1,3 @@
+from groupcare.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,33 @@
+"""Settings for the test suite: the real settings, with test-only safe values filled in.
+
+``DATABASE_URL`` and ``REDIS_URL`` pass through, so the suite runs against PostgreSQL and
+Redis when they are set and against SQLite and the embedded broker when they are not.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Keep the embedded broker's and cache's files out of the developer's own var/.
+os.environ.setdefault("GROUPCARE_VAR_DIR", tempfile.mkdtemp(prefix="groupcare-test-"))
+
+from groupcare.settings import *  # noqa: F403
+
+# The test client speaks plain HTTP.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+
+# Hashing is not under test; a fast hasher keeps the suite quick.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Templates are rendered from source; the manifest exists only after collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
