@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -101,6 +102,15 @@ class Clinic(models.Model):
         validators=[validate_timezone],
         help_text="IANA time zone, e.g. Europe/London; schedules are kept in this local time.",
     )
+    attendance_lock_days = models.PositiveSmallIntegerField(
+        default=7,
+        help_text="Days after a session when its attendance locks; then only an admin may amend.",
+    )
+    waitlist_offer_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Days a waitlisted member has to take up a freed place before it moves on.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -181,3 +191,42 @@ class Member(models.Model):
     @property
     def effective_timezone(self) -> str:
         return self.timezone or self.clinic.timezone
+
+
+class AuditEntry(models.Model):
+    """One thing that happened, append-only: who did what to which object, when, from where.
+
+    ``action`` is a dotted name (``sessions.session.cancelled``). ``data`` holds ids and
+    codes only, never names, notes or contact details. Rows are never updated or deleted
+    by the application.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=100, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit entries are append-only.")

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from typing import Any
 
+from django.db import models, transaction
+
+from members.audit_context import current_request_meta
 from members.enums import Role
-from members.models import Clinic, ClinicRole, User, UserManager
+from members.models import AuditEntry, Clinic, ClinicRole, User, UserManager
+
+
+def audit_log(
+    *,
+    action: str,
+    actor: User | None,
+    clinic: Clinic | None,
+    obj: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit entry, with the current request's address and agent if any.
+
+    Call it inside the service's own transaction, so the entry exists exactly when the
+    change it records does. ``data`` must hold ids and codes, never names or notes.
+    """
+    meta = current_request_meta.get()
+    return AuditEntry.objects.create(
+        action=action,
+        actor=actor,
+        clinic=clinic,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        data=data or {},
+        ip_address=meta.ip_address if meta else None,
+        user_agent=meta.user_agent if meta else "",
+    )
 
 
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
@@ -19,8 +48,18 @@ def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
         return user, True
 
 
-def clinic_role_grant(*, user: User, clinic: Clinic, role: Role) -> ClinicRole:
+def clinic_role_grant(
+    *, user: User, clinic: Clinic, role: Role, by: User | None = None
+) -> ClinicRole:
     """Give ``user`` the ``role`` in ``clinic``; granting a role they hold changes nothing."""
     with transaction.atomic():
-        clinic_role, _ = ClinicRole.objects.get_or_create(user=user, clinic=clinic, role=role)
+        clinic_role, created = ClinicRole.objects.get_or_create(user=user, clinic=clinic, role=role)
+        if created:
+            audit_log(
+                action="members.role.granted",
+                actor=by,
+                clinic=clinic,
+                obj=clinic_role,
+                data={"user_id": user.pk, "role": str(role)},
+            )
     return clinic_role

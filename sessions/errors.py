@@ -1,0 +1,48 @@
+"""Refusals of the group programme's rules; each names what is wrong in plain words."""
+
+from groupcare.errors import DomainError
+
+
+class StageChangeError(DomainError):
+    code = "stage_change_refused"
+
+
+class ScheduleError(DomainError):
+    code = "schedule_invalid"
+    status = 400
+
+
+class DoubleBookingError(DomainError):
+    code = "double_booking"
+
+
+class SessionChangeError(DomainError):
+    code = "session_change_refused"
+
+
+class EnrolmentError(DomainError):
+    code = "enrolment_refused"
+
+
+class ScreeningRequiredError(EnrolmentError):
+    code = "screening_required"
+
+
+class GroupClosedError(EnrolmentError):
+    code = "group_closed"
+
+
+class AgreementError(DomainError):
+    code = "agreement_refused"
+
+
+class AttendanceError(DomainError):
+    code = "attendance_refused"
+
+
+class AttendanceLockedError(AttendanceError):
+    code = "attendance_locked"
+
+
+class CantAttendError(AttendanceError):
+    code = "cant_attend_refused"
