@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from members.models import Clinic, ClinicRole, Member, User
+from members.models import AuditEntry, Clinic, ClinicRole, Member, User
 
 
 class ClinicRoleInline(admin.TabularInline):
@@ -41,3 +41,23 @@ class MemberAdmin(admin.ModelAdmin):
     list_filter = ["clinic"]
     search_fields = ["preferred_name", "legal_name", "email"]
     raw_id_fields = ["user"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log: searchable by action, object and actor; nobody can alter it here."""
+
+    list_display = ["at", "action", "actor", "clinic", "object_type", "object_id", "ip_address"]
+    list_filter = ["clinic", "action"]
+    search_fields = ["action", "object_type", "object_id", "actor__email"]
+    date_hierarchy = "at"
+    list_select_related = ["actor", "clinic"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,6 +3,10 @@
 from groupcare.errors import DomainError
 
 
+class GroupError(DomainError):
+    code = "group_refused"
+
+
 class StageChangeError(DomainError):
     code = "stage_change_refused"
 

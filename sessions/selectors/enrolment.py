@@ -1,0 +1,113 @@
+"""Reads about enrolment: the roster, screenings, seats, the waitlist and agreements."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from members.models import Member
+from sessions.enums import (
+    OPEN_ENROLMENT_STATUSES,
+    EnrolmentStatus,
+    ScreeningOutcome,
+    WaitlistOfferStatus,
+)
+from sessions.models import (
+    Agreement,
+    AgreementAcceptance,
+    Enrolment,
+    Group,
+    Screening,
+    WaitlistOffer,
+)
+
+#: Screening outcomes that let a member take a seat without an admin's override.
+SUITABLE_OUTCOMES = (ScreeningOutcome.SUITABLE, ScreeningOutcome.SUITABLE_WITH_SUPPORT)
+
+#: Statuses of an enrolment that has ended; ``left_on`` is set when it had joined.
+FINISHED_ENROLMENT_STATUSES = (
+    EnrolmentStatus.COMPLETED,
+    EnrolmentStatus.WITHDRAWN,
+    EnrolmentStatus.DISCHARGED,
+)
+
+
+def enrolment_list(*, group: Group, statuses: tuple[str, ...] | None = None) -> QuerySet[Enrolment]:
+    """The group's roster (every enrolment, or those in ``statuses``), in one query with
+    the member and the group joined in."""
+    enrolments = Enrolment.objects.filter(group=group).select_related(
+        "member", "group", "group__clinic"
+    )
+    if statuses is not None:
+        enrolments = enrolments.filter(status__in=statuses)
+    return enrolments.order_by("status", "referred_at", "pk")
+
+
+def screening_latest(*, enrolment: Enrolment) -> Screening | None:
+    """The screening that counts: the most recent one of the enrolment, if any."""
+    return Screening.objects.filter(enrolment=enrolment).order_by("-screened_at", "-pk").first()
+
+
+def open_enrolment_get(*, group: Group, member: Member) -> Enrolment | None:
+    """The member's enrolment in ``group`` that is still under way, if any."""
+    return Enrolment.objects.filter(
+        group=group, member=member, status__in=OPEN_ENROLMENT_STATUSES
+    ).first()
+
+
+def seats_taken(*, group: Group) -> int:
+    """Active enrolments plus pending waitlist offers (a seat offered to the first in line
+    is reserved for them until they answer or the offer expires).
+
+    Exact only under the group's row lock; without it, it is a snapshot for display.
+    """
+    active = Enrolment.objects.filter(group=group, status=EnrolmentStatus.ACTIVE).count()
+    return active + pending_offers(group=group).count()
+
+
+def pending_offers(*, group: Group) -> QuerySet[WaitlistOffer]:
+    return WaitlistOffer.objects.filter(
+        enrolment__group=group, status=WaitlistOfferStatus.PENDING
+    ).select_related("enrolment")
+
+
+def waitlist(*, group: Group) -> QuerySet[Enrolment]:
+    """The group's waitlisted enrolments in line order: first waitlisted first (then by id,
+    for ties)."""
+    return (
+        Enrolment.objects.filter(group=group, status=EnrolmentStatus.WAITLISTED)
+        .select_related("member")
+        .order_by("waitlisted_at", "pk")
+    )
+
+
+def waitlist_position(*, enrolment: Enrolment) -> int | None:
+    """The enrolment's place in its group's line, counted from 1; None when not waitlisted."""
+    enrolment = Enrolment.objects.only("status", "group_id", "waitlisted_at").get(pk=enrolment.pk)
+    if enrolment.status != EnrolmentStatus.WAITLISTED or enrolment.waitlisted_at is None:
+        return None
+    ahead = (
+        Enrolment.objects.filter(group_id=enrolment.group_id, status=EnrolmentStatus.WAITLISTED)
+        .filter(
+            Q(waitlisted_at__lt=enrolment.waitlisted_at)
+            | Q(waitlisted_at=enrolment.waitlisted_at, pk__lt=enrolment.pk)
+        )
+        .count()
+    )
+    return ahead + 1
+
+
+def agreement_current(*, group: Group) -> Agreement | None:
+    """The latest published version of the group's agreement, if any."""
+    return Agreement.objects.filter(group=group).order_by("-version").first()
+
+
+def agreement_is_accepted(*, group: Group, member: Member) -> bool:
+    """Whether the member accepted the group's CURRENT agreement version.
+
+    False when the group has published no agreement: there is nothing accepted yet. An
+    acceptance of an earlier version does not count once a new version is published.
+    """
+    current = agreement_current(group=group)
+    if current is None:
+        return False
+    return AgreementAcceptance.objects.filter(agreement=current, member=member).exists()

@@ -1,0 +1,172 @@
+"""Writes about groups themselves: rooms, modalities, creating a group, moving its stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from members.enums import Role
+from members.models import Clinic, ClinicRole, User
+from members.services import audit_log
+from sessions.enums import EnrolmentPolicy, GroupStatus, SessionStatus, Stage
+from sessions.errors import GroupError, StageChangeError
+from sessions.models import Group, GroupSession, Modality, Room, StageTransition
+from sessions.services.scheduling import group_sessions_finalise
+
+
+def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
+    """Add a room to the clinic. Raises ValidationError for a blank name, a capacity below
+    one or a name the clinic already uses."""
+    room = Room(clinic=clinic, name=name.strip(), capacity=capacity)
+    room.full_clean()
+    with transaction.atomic():
+        room.save()
+        audit_log(action="sessions.room.created", actor=by, clinic=clinic, obj=room)
+    return room
+
+
+def modality_create(*, clinic: Clinic, name: str, by: User) -> Modality:
+    """Add a modality of the clinic's own beside the built-in six."""
+    modality = Modality(clinic=clinic, name=name.strip(), slug=slugify(name)[:50])
+    modality.full_clean()
+    with transaction.atomic():
+        modality.save()
+        audit_log(action="sessions.modality.created", actor=by, clinic=clinic, obj=modality)
+    return modality
+
+
+def _facilitator_ids(clinic: Clinic, users: Iterable[User]) -> set[int]:
+    return set(
+        ClinicRole.objects.filter(
+            clinic=clinic, role=Role.FACILITATOR, user__in=list(users), user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+
+
+def group_create(
+    *,
+    clinic: Clinic,
+    by: User,
+    name: str,
+    modality: Modality,
+    lead_facilitator: User,
+    planned_start: dt.date,
+    co_facilitators: Iterable[User] = (),
+    description: str = "",
+    min_size: int = 4,
+    max_size: int = 10,
+    enrolment_policy: EnrolmentPolicy = EnrolmentPolicy.CLOSED,
+    room: Room | None = None,
+    video_link: str = "",
+    billing_code: str = "90853",
+    planned_end: dt.date | None = None,
+    late_cancel_notice_hours: int = 24,
+) -> Group:
+    """Create a group in forming, with its first stage transition and an audit entry.
+
+    Field problems (sizes, dates, a room of another clinic, room and video link together)
+    raise ValidationError with a message per field; every facilitator must hold the
+    facilitator role in the clinic.
+    """
+    co_facilitators = [user for user in co_facilitators if user.pk != lead_facilitator.pk]
+    group = Group(
+        clinic=clinic,
+        name=name.strip(),
+        modality=modality,
+        description=description,
+        lead_facilitator=lead_facilitator,
+        min_size=min_size,
+        max_size=max_size,
+        enrolment_policy=enrolment_policy,
+        room=room,
+        video_link=video_link,
+        billing_code=billing_code,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        late_cancel_notice_hours=late_cancel_notice_hours,
+    )
+    group.full_clean()
+    facilitators = [lead_facilitator, *co_facilitators]
+    missing = {user.pk for user in facilitators} - _facilitator_ids(clinic, facilitators)
+    if missing:
+        raise GroupError(
+            "Every facilitator of a group must be a facilitator of its clinic "
+            f"(user ids without that role: {', '.join(map(str, sorted(missing)))})."
+        )
+    with transaction.atomic():
+        group.save()
+        group.co_facilitators.set(co_facilitators)
+        StageTransition.objects.create(group=group, from_stage="", to_stage=Stage.FORMING, by=by)
+        audit_log(
+            action="sessions.group.created",
+            actor=by,
+            clinic=clinic,
+            obj=group,
+            data={"lead_facilitator_id": lead_facilitator.pk},
+        )
+    return group
+
+
+def stage_change(
+    *,
+    group: Group,
+    to: Stage,
+    by: User,
+    note: str = "",
+    final_session_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> StageTransition:
+    """Move the group to stage ``to`` and record the transition (from, to, who, when, note).
+
+    Forward moves are normal; moving back needs a note. Moving to adjourning needs the date
+    of the final session: that session is marked final and no session is kept or generated
+    after it. Leaving adjourning (back, with a note) lifts the final date. Future sessions
+    take the new stage. One transaction, under the group's row lock.
+    """
+    to = Stage(to)
+    now = now or timezone.now()
+    note = note.strip()
+    with transaction.atomic():
+        group = Group.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        current = Stage(group.stage)
+        if group.status == GroupStatus.ARCHIVED:
+            raise StageChangeError("This group is archived; its stage can no longer change.")
+        if to == current:
+            raise StageChangeError(f"The group is already {current.label.lower()}.")
+        if to.order < current.order and not note:
+            raise StageChangeError(
+                f"Moving back from {current.label.lower()} to {to.label.lower()} needs a note "
+                "saying why."
+            )
+        if to == Stage.ADJOURNING:
+            if final_session_date is None:
+                raise StageChangeError(
+                    "Moving to adjourning needs the date of the group's final session."
+                )
+            group_sessions_finalise(group=group, final_date=final_session_date, by=by, now=now)
+        elif final_session_date is not None:
+            raise StageChangeError("A final session date applies only when moving to adjourning.")
+        if current == Stage.ADJOURNING:
+            GroupSession.objects.filter(group=group, is_final=True).update(is_final=False)
+            group.final_session_date = None
+
+        group.stage = to
+        group.save(update_fields=["stage", "final_session_date"])
+        GroupSession.objects.filter(
+            group=group, start__gt=now, status=SessionStatus.SCHEDULED
+        ).update(stage=to)
+        transition = StageTransition.objects.create(
+            group=group, from_stage=current, to_stage=to, by=by, at=now, note=note
+        )
+        audit_log(
+            action="sessions.group.stage_changed",
+            actor=by,
+            clinic=group.clinic,
+            obj=group,
+            data={"from": str(current), "to": str(to), "transition_id": transition.pk},
+        )
+    return transition

@@ -1,0 +1,41 @@
+"""The Django admin opens every registered model for a superuser, and nobody else."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from members.enums import Role
+from members.models import User
+from tests.factories.members import ClinicRoleFactory
+
+pytestmark = pytest.mark.django_db
+
+MODEL_ADMINS = sorted(
+    (model._meta.app_label, model._meta.model_name) for model in admin.site._registry
+)
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), MODEL_ADMINS)
+def test_superuser_can_open_every_changelist(client, app_label, model_name):
+    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+
+    response = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_clinic_admin_role_does_not_open_the_django_admin(client):
+    client.force_login(ClinicRoleFactory(role=Role.ADMIN).user)
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/login/")
+
+
+def test_audit_log_is_read_only_in_the_admin(client):
+    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+
+    response = client.get(reverse("admin:members_auditentry_add"))
+
+    assert response.status_code == 403
