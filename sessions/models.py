@@ -329,6 +329,12 @@ class Enrolment(models.Model):
     waitlisted_at = models.DateTimeField(null=True, blank=True)
     joined_on = models.DateField(null=True, blank=True)
     left_on = models.DateField(null=True, blank=True)
+    # The instant the enrolment was withdrawn, completed or discharged (also before joining).
+    # An active member's leaving starts a new waitlist offer round at this instant, so it is
+    # written once, by the leave, and a later edit of the row does not move it.
+    left_at = models.DateTimeField(null=True, blank=True)
+    # Why they left: clinical free text, kept on the enrolment and never in the audit log.
+    leave_note = models.TextField(blank=True)
     screening_override_reason = models.TextField(blank=True)
     screening_override_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

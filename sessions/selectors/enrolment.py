@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import datetime as dt
+
+from django.db.models import Max, Q, QuerySet
 
 from members.models import Member
 from sessions.enums import (
@@ -23,7 +25,8 @@ from sessions.models import (
 #: Screening outcomes that let a member take a seat without an admin's override.
 SUITABLE_OUTCOMES = (ScreeningOutcome.SUITABLE, ScreeningOutcome.SUITABLE_WITH_SUPPORT)
 
-#: Statuses of an enrolment that has ended; ``left_on`` is set when it had joined.
+#: Statuses of an enrolment that has ended: ``left_at`` is always set, ``left_on`` only when
+#: the member had joined.
 FINISHED_ENROLMENT_STATUSES = (
     EnrolmentStatus.COMPLETED,
     EnrolmentStatus.WITHDRAWN,
@@ -54,20 +57,31 @@ def open_enrolment_get(*, group: Group, member: Member) -> Enrolment | None:
     ).first()
 
 
-def seats_taken(*, group: Group) -> int:
+def seats_taken(*, group: Group, excluding_offer: WaitlistOffer | None = None) -> int:
     """Active enrolments plus pending waitlist offers (a seat offered to the first in line
-    is reserved for them until they answer or the offer expires).
+    is reserved for them until they answer or the offer expires), not counting
+    ``excluding_offer`` (the seat its holder is about to take up).
 
     Exact only under the group's row lock; without it, it is a snapshot for display.
     """
     active = Enrolment.objects.filter(group=group, status=EnrolmentStatus.ACTIVE).count()
-    return active + pending_offers(group=group).count()
+    offers = pending_offers(group=group)
+    if excluding_offer is not None:
+        offers = offers.exclude(pk=excluding_offer.pk)
+    return active + offers.count()
 
 
 def pending_offers(*, group: Group) -> QuerySet[WaitlistOffer]:
     return WaitlistOffer.objects.filter(
         enrolment__group=group, status=WaitlistOfferStatus.PENDING
     ).select_related("enrolment")
+
+
+def pending_offer_get(*, enrolment: Enrolment) -> WaitlistOffer | None:
+    """The enrolment's open waitlist offer (the seat reserved for it), if any."""
+    return WaitlistOffer.objects.filter(
+        enrolment=enrolment, status=WaitlistOfferStatus.PENDING
+    ).first()
 
 
 def waitlist(*, group: Group) -> QuerySet[Enrolment]:
@@ -77,6 +91,32 @@ def waitlist(*, group: Group) -> QuerySet[Enrolment]:
         Enrolment.objects.filter(group=group, status=EnrolmentStatus.WAITLISTED)
         .select_related("member")
         .order_by("waitlisted_at", "pk")
+    )
+
+
+def waitlist_round_start(*, group: Group) -> dt.datetime | None:
+    """When the group's current offer round began: the last time an active member left
+    (``left_at`` of the latest finished enrolment that had joined); None if no one has."""
+    return Enrolment.objects.filter(
+        group=group, status__in=FINISHED_ENROLMENT_STATUSES, joined_on__isnull=False
+    ).aggregate(at=Max("left_at"))["at"]
+
+
+def waitlist_next_in_line(*, group: Group) -> Enrolment | None:
+    """The first waitlisted enrolment that has no pending offer and has not passed on a seat
+    (declined it or let the offer expire) in the current round."""
+    passed = WaitlistOffer.objects.filter(
+        enrolment__group=group,
+        status__in=(WaitlistOfferStatus.DECLINED, WaitlistOfferStatus.EXPIRED),
+    )
+    round_start = waitlist_round_start(group=group)
+    if round_start is not None:
+        passed = passed.filter(offered_at__gte=round_start)
+    return (
+        waitlist(group=group)
+        .exclude(offers__status=WaitlistOfferStatus.PENDING)
+        .exclude(pk__in=passed.values("enrolment_id"))
+        .first()
     )
 
 

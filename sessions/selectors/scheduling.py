@@ -11,15 +11,25 @@ from functools import reduce
 from django.db.models import F, FilteredRelation, IntegerField, Q, Value
 
 from sessions.enums import SessionStatus
-from sessions.models import GroupSession, Room
+from sessions.models import GroupSession
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """One interval a write is about to book, with the room and facilitators it needs."""
+
+    start: dt.datetime
+    end: dt.datetime
+    room_id: int | None
+    facilitator_ids: frozenset[int]
 
 
 @dataclass(frozen=True)
 class BookingConflict:
     """An existing, non-cancelled session that overlaps a proposed interval.
 
-    ``facilitator_id`` is set when a facilitator is double-booked, otherwise ``room_id`` is.
-    ``index`` is the position of the proposed interval that collides.
+    ``facilitator_id`` is set when a facilitator is double-booked, otherwise ``room_id`` (and
+    ``room_name``) is. ``index`` is the position of the request that collides.
     """
 
     index: int
@@ -30,28 +40,35 @@ class BookingConflict:
     clinic_id: int
     clinic_timezone: str
     room_id: int | None = None
+    room_name: str | None = None
     facilitator_id: int | None = None
 
 
 def booking_conflict_find(
     *,
-    intervals: Sequence[tuple[dt.datetime, dt.datetime]],
-    room: Room | None,
-    facilitator_ids: Collection[int],
+    requests: Sequence[BookingRequest],
     exclude_session_ids: Collection[int] = (),
 ) -> BookingConflict | None:
-    """The first booking that overlaps one of ``intervals`` for ``room`` or a facilitator.
+    """The first booking that overlaps one of ``requests`` for its room or a facilitator.
 
-    Intervals are half-open ``[start, end)``: a session ending at 19:30 does not collide
-    with one starting at 19:30. Cancelled sessions (and cancelled facilitations) never
-    block. One query for the whole batch, whatever its length: it fetches every candidate
-    in the batch's overall span and the exact overlap test runs in Python.
+    Each request names its own room and facilitators, so one call checks a whole series
+    whose sessions differ (a substitute here, another room there). Intervals are half-open
+    ``[start, end)``: a session ending at 19:30 does not collide with one starting at 19:30.
+    Cancelled sessions (and cancelled facilitations) never block. One query for the whole
+    batch, whatever its length: it fetches every candidate in the batch's overall span for
+    any of the rooms or facilitators, and the exact test runs in Python.
     """
-    if not intervals or (room is None and not facilitator_ids):
+    indexed = [
+        (index, request)
+        for index, request in enumerate(requests)
+        if request.room_id is not None or request.facilitator_ids
+    ]
+    if not indexed:
         return None
-    span_start = min(start for start, _ in intervals)
-    span_end = max(end for _, end in intervals)
-    facilitator_ids = set(facilitator_ids)
+    span_start = min(request.start for _, request in indexed)
+    span_end = max(request.end for _, request in indexed)
+    facilitator_ids: set[int] = set().union(*(request.facilitator_ids for _, request in indexed))
+    room_ids = {request.room_id for _, request in indexed if request.room_id is not None}
 
     resources: list[Q] = []
     queryset = GroupSession.objects.all()
@@ -69,8 +86,8 @@ def booking_conflict_find(
         resources.append(Q(busy__isnull=False))
     else:
         queryset = queryset.annotate(busy_facilitator_id=Value(None, IntegerField()))
-    if room is not None:
-        resources.append(Q(room=room))
+    if room_ids:
+        resources.append(Q(room_id__in=room_ids))
     rows = (
         queryset.filter(reduce(operator.or_, resources), start__lt=span_end, end__gt=span_start)
         .exclude(status=SessionStatus.CANCELLED)
@@ -81,6 +98,7 @@ def booking_conflict_find(
             "start",
             "end",
             "room_id",
+            "room__name",
             "busy_facilitator_id",
             "group__name",
             "group__clinic_id",
@@ -90,10 +108,19 @@ def booking_conflict_find(
     candidates = list(rows)
     if not candidates:
         return None
-    ordered = sorted(enumerate(intervals), key=lambda item: item[1][0])
-    for index, (start, end) in ordered:
-        for pk, c_start, c_end, c_room_id, c_facilitator_id, name, clinic_id, tz in candidates:
-            if not (c_start < end and start < c_end):
+    for index, request in sorted(indexed, key=lambda item: item[1].start):
+        for (
+            pk,
+            c_start,
+            c_end,
+            c_room_id,
+            c_room,
+            c_facilitator_id,
+            name,
+            clinic_id,
+            tz,
+        ) in candidates:
+            if not (c_start < request.end and request.start < c_end):
                 continue
             common = {
                 "index": index,
@@ -104,8 +131,8 @@ def booking_conflict_find(
                 "clinic_id": clinic_id,
                 "clinic_timezone": tz,
             }
-            if c_facilitator_id is not None and c_facilitator_id in facilitator_ids:
+            if c_facilitator_id is not None and c_facilitator_id in request.facilitator_ids:
                 return BookingConflict(**common, facilitator_id=c_facilitator_id)
-            if room is not None and c_room_id == room.pk:
-                return BookingConflict(**common, room_id=room.pk)
+            if request.room_id is not None and c_room_id == request.room_id:
+                return BookingConflict(**common, room_id=c_room_id, room_name=c_room)
     return None

@@ -1,2 +1,2 @@
-"""Every write of the group programme, by entity: groups (and stages), scheduling,
-enrolment (with screening, waitlist and agreements) and attendance."""
+"""Every write of the group programme, by entity: groups and stages, scheduling, enrolment
+and screening, waitlist offers, agreements and attendance."""

@@ -17,10 +17,15 @@ from members.services import audit_log
 from sessions.enums import PARTIAL_ATTENDANCE_STATUSES, AttendanceStatus, SessionStatus
 from sessions.errors import AttendanceError, AttendanceLockedError, CantAttendError
 from sessions.models import Attendance, AttendanceChange, GroupSession
-from sessions.selectors.attendance import session_expected_member_ids
+from sessions.selectors.attendance import agreement_standing, session_expected_member_ids
+from sessions.services.scheduling import group_session_lock
 
 #: A member's own "I can't come" gives one of these; saying it again changes nothing.
 CANT_ATTEND_STATUSES = (AttendanceStatus.EXCUSED, AttendanceStatus.LATE_CANCELLED)
+
+#: Statuses that say the member was in the room, for which the group's agreement must have
+#: been accepted ("required before they attend").
+ATTENDED_STATUSES = (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +93,36 @@ def _validate_entries(
             )
 
 
+def _ensure_agreement_accepted(
+    session: GroupSession,
+    entries: Sequence[AttendanceEntry],
+    existing: Mapping[int, Attendance],
+) -> None:
+    """Refuse attending statuses for members who have not accepted the group's current
+    agreement, naming the first by id. Nothing to check (and no query) when no entry
+    writes such a status; no requirement when the group has published no agreement."""
+    attending = [
+        entry.member_id
+        for entry in entries
+        if entry.status in ATTENDED_STATUSES
+        and (
+            (row := existing.get(entry.member_id)) is None
+            or (row.status, row.minutes_attended) != (entry.status, entry.minutes_attended)
+        )
+    ]
+    if not attending:
+        return
+    standing = agreement_standing(group_id=session.group_id, member_ids=attending)
+    if standing is None:
+        return
+    for member_id in attending:
+        if member_id not in standing.accepted_member_ids:
+            raise AttendanceError(
+                f"Member #{member_id} has not accepted the group's current agreement "
+                f"(version {standing.version}); it must be accepted before they attend."
+            )
+
+
 def attendance_record(
     *,
     session: GroupSession,
@@ -104,27 +139,28 @@ def attendance_record(
     Rules: the session is neither cancelled nor still to start (recording is allowed from
     its start, during or after it); every member is expected at the session; statuses come
     from :class:`AttendanceStatus`; minutes only for late / left early, within the session's
-    length. From ``clinic.attendance_lock_days`` after the session's end (that instant
-    included) only a clinic admin may write, and must give a reason.
+    length. When the group has published an agreement, present, late or left early is
+    written only for a member who accepted its current version (an entry that leaves the
+    row as it is writes nothing and is not checked). From ``clinic.attendance_lock_days``
+    after the session's end (that instant included) only a clinic admin may write, and must
+    give a reason.
 
     Side effects: new rows are created, changed rows updated with an
-    :class:`AttendanceChange` each (old and new value, who, when, reason); identical rows
-    are left alone. A scheduled session that has ended becomes completed. One audit entry
-    ``sessions.attendance.recorded`` with counts and ids.
+    :class:`AttendanceChange` each (old and new value, who, when, reason); after the lock
+    an admin's new row gets one too, with a blank old status, so every write after the lock
+    leaves history. Identical rows are left alone. A scheduled session that has ended
+    becomes completed. One audit entry ``sessions.attendance.recorded`` with counts and ids.
 
-    One transaction under the session's row lock (so two people recording at once cannot
-    both insert a row); any refusal leaves nothing written. A bounded number of queries
-    whatever the number of entries.
+    One transaction under the group's and then the session's row lock (so two people
+    recording at once cannot both insert a row, and a series edit or the group's end never
+    interleaves); any refusal leaves nothing written. A bounded number of queries whatever
+    the number of entries.
     """
     now = now or timezone.now()
     reason = reason.strip()
     parsed = [_entry_from(raw) for raw in entries]
     with transaction.atomic():
-        session = (
-            GroupSession.objects.select_for_update(of=("self",))
-            .select_related("group__clinic")
-            .get(pk=session.pk)
-        )
+        session = group_session_lock(session=session)
         clinic = session.group.clinic
         if session.status == SessionStatus.CANCELLED:
             raise AttendanceError("This session was cancelled; there is no attendance to record.")
@@ -158,6 +194,7 @@ def attendance_record(
                 session=session, member_id__in=[e.member_id for e in parsed]
             )
         }
+        _ensure_agreement_accepted(session, parsed, existing)
         created: list[Attendance] = []
         changed: list[Attendance] = []
         changes: list[AttendanceChange] = []
@@ -197,10 +234,27 @@ def attendance_record(
 
         if created:
             Attendance.objects.bulk_create(created)
+            if is_locked:
+                # After the lock even a first record is an amendment of the register; the
+                # blank old status says there was no row before.
+                changes.extend(
+                    AttendanceChange(
+                        attendance=row,
+                        old_status="",
+                        new_status=row.status,
+                        old_minutes=None,
+                        new_minutes=row.minutes_attended,
+                        changed_by=by,
+                        changed_at=now,
+                        reason=reason,
+                    )
+                    for row in created
+                )
         if changed:
             Attendance.objects.bulk_update(
                 changed, ["status", "minutes_attended", "recorded_by", "recorded_at"]
             )
+        if changes:
             AttendanceChange.objects.bulk_create(changes)
         completed = False
         if session.status == SessionStatus.SCHEDULED and now >= session.end:
@@ -238,18 +292,15 @@ def attendance_cant_attend(
 
     Idempotent: saying it again returns the row as it is (the first notice counts) and
     writes nothing. A facilitator recording the member later is an ordinary change, kept
-    as an :class:`AttendanceChange`. One transaction under the session's row lock; one audit
-    entry ``sessions.attendance.cant_attend``.
+    as an :class:`AttendanceChange`. One transaction under the group's and then the
+    session's row lock (so a series edit never deletes the session under the new row); one
+    audit entry ``sessions.attendance.cant_attend``.
     """
     now = now or timezone.now()
     if member.user_id is None or member.user_id != by.pk:
         raise CantAttendError("Only the member themselves can say they can't come.")
     with transaction.atomic():
-        session = (
-            GroupSession.objects.select_for_update(of=("self",))
-            .select_related("group__clinic")
-            .get(pk=session.pk)
-        )
+        session = group_session_lock(session=session)
         if session.status == SessionStatus.CANCELLED:
             raise CantAttendError("This session has been cancelled; there is nothing to miss.")
         if now >= session.start:

@@ -1,32 +1,22 @@
-"""Writes about enrolment: referral, screening, seats and the waitlist, leaving, agreements.
+"""Writes about enrolment: referral, screening, taking a seat or a place in line, leaving.
 
-Seats. ``active`` enrolments plus pending waitlist offers never exceed ``Group.max_size``:
-every service that can take or free a seat locks the group row first
-(``Group.objects.select_for_update().get(pk=…)``), then counts, then writes, in one
-transaction. The group lock is always taken before any enrolment or offer lock, so the
-services cannot deadlock one another.
-
-Waitlist. The line is ordered by ``waitlisted_at``, then id. A freed seat is offered to the
-first waitlisted enrolment that has no pending offer and has not passed on a seat in the
-current round; the offer reserves the seat until it is accepted, declined or expires
-(``Clinic.waitlist_offer_days``). A member who declines or lets an offer expire stays
-waitlisted and keeps their place, but is not offered again in the same round: a round
-starts each time an active member leaves the group (their enrolment is closed), so the
-next freed seat is offered from the front of the line again.
+Seats and locking as in :mod:`sessions.services._seats`; a seat freed here is offered to the
+next in line by :func:`sessions.services.waitlist.waitlist_offer_next`, in the same
+transaction. Waitlist offers themselves are in :mod:`sessions.services.waitlist`, agreements
+in :mod:`sessions.services.agreements`.
 
 Leaving. ``left_on`` is an exclusive local date: ``left_on = today`` means the member is
 not expected at any session from today on (today's included). Pass ``today`` = tomorrow to
-keep them on today's register.
+keep them on today's register. ``left_at`` is the instant of leaving, the start of a new
+waitlist offer round when the member was active.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from members.models import Member, User
@@ -34,75 +24,29 @@ from members.permissions import is_clinic_admin
 from members.services import audit_log
 from sessions.enums import (
     OPEN_ENROLMENT_STATUSES,
-    AcceptanceMethod,
-    EnrolmentPolicy,
     EnrolmentStatus,
     Finding,
-    GroupStatus,
     ScreeningOutcome,
-    Stage,
     WaitlistOfferStatus,
 )
-from sessions.errors import (
-    AgreementError,
-    EnrolmentError,
-    GroupClosedError,
-    ScreeningRequiredError,
-)
-from sessions.models import (
-    Agreement,
-    AgreementAcceptance,
-    Enrolment,
-    Group,
-    Screening,
-    WaitlistOffer,
-)
-from sessions.permissions import can_manage_group
+from sessions.errors import EnrolmentError, ScreeningRequiredError
+from sessions.models import Enrolment, Group, Screening
 from sessions.selectors.enrolment import (
     FINISHED_ENROLMENT_STATUSES,
     SUITABLE_OUTCOMES,
-    agreement_current,
     open_enrolment_get,
+    pending_offer_get,
     screening_latest,
-    waitlist,
 )
+from sessions.services._seats import (
+    activate_or_waitlist,
+    local_date,
+    lock_group,
+    refuse_if_group_not_taking_members,
+)
+from sessions.services.waitlist import waitlist_offer_next
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _lock_group(group_id: int) -> Group:
-    """Lock the group row for the rest of the transaction; every seat change starts here."""
-    return Group.objects.select_for_update().get(pk=group_id)
-
-
-def _local_date(group: Group, now: dt.datetime) -> dt.date:
-    return timezone.localdate(now, zoneinfo.ZoneInfo(group.clinic.timezone))
-
-
-def _refuse_if_group_not_taking_members(group: Group, *, joining: bool) -> None:
-    """Archived and adjourned groups take no one; a closed group seats new members only
-    while forming (``joining``: the member would take a seat or wait for one)."""
-    if group.status == GroupStatus.ARCHIVED:
-        raise GroupClosedError("This group is archived and cannot take new members.")
-    if group.stage == Stage.ADJOURNING:
-        raise GroupClosedError("An adjourned group cannot take new members.")
-    if (
-        joining
-        and group.enrolment_policy == EnrolmentPolicy.CLOSED
-        and group.stage != Stage.FORMING
-    ):
-        raise GroupClosedError(
-            "This is a closed group: it takes new members only while forming "
-            f"(it is now {Stage(group.stage).label.lower()})."
-        )
-
-
-def _group_takes_members(group: Group) -> bool:
-    try:
-        _refuse_if_group_not_taking_members(group, joining=True)
-    except GroupClosedError:
-        return False
-    return True
 
 
 def _refuse_if_facilitator(group: Group, member: Member) -> None:
@@ -114,23 +58,6 @@ def _refuse_if_facilitator(group: Group, member: Member) -> None:
         or group.co_facilitators.filter(pk=member.user_id).exists()
     ):
         raise EnrolmentError("A facilitator of this group cannot be enrolled in it as a member.")
-
-
-def _seats_taken(group: Group, *, excluding_offer: WaitlistOffer | None = None) -> int:
-    """Active enrolments plus pending offers (reserved seats). Call under the group lock."""
-    active = Enrolment.objects.filter(group=group, status=EnrolmentStatus.ACTIVE).count()
-    offers = WaitlistOffer.objects.filter(
-        enrolment__group=group, status=WaitlistOfferStatus.PENDING
-    )
-    if excluding_offer is not None:
-        offers = offers.exclude(pk=excluding_offer.pk)
-    return active + offers.count()
-
-
-def _pending_offer(enrolment: Enrolment) -> WaitlistOffer | None:
-    return WaitlistOffer.objects.filter(
-        enrolment=enrolment, status=WaitlistOfferStatus.PENDING
-    ).first()
 
 
 def _screening_override(
@@ -159,46 +86,11 @@ def _screening_override(
     )
 
 
-def _activate_or_waitlist(
-    enrolment: Enrolment, *, group: Group, by: User, now: dt.datetime, today: dt.date
-) -> Enrolment:
-    """Seat the (locked) enrolment if a seat is free, else put it in line. Under the lock."""
-    own_offer = _pending_offer(enrolment)
-    if _seats_taken(group, excluding_offer=own_offer) < group.max_size:
-        enrolment.status = EnrolmentStatus.ACTIVE
-        enrolment.joined_on = today
-        enrolment.left_on = None
-        enrolment.save(update_fields=["status", "joined_on", "left_on", "updated_at"])
-        if own_offer is not None:
-            own_offer.status = WaitlistOfferStatus.ACCEPTED
-            own_offer.responded_at = now
-            own_offer.save(update_fields=["status", "responded_at"])
-        audit_log(
-            action="sessions.enrolment.activated",
-            actor=by,
-            clinic=group.clinic,
-            obj=enrolment,
-            data={"group_id": group.pk, "member_id": enrolment.member_id},
-        )
-    elif enrolment.status != EnrolmentStatus.WAITLISTED:
-        enrolment.status = EnrolmentStatus.WAITLISTED
-        enrolment.waitlisted_at = now
-        enrolment.save(update_fields=["status", "waitlisted_at", "updated_at"])
-        audit_log(
-            action="sessions.enrolment.waitlisted",
-            actor=by,
-            clinic=group.clinic,
-            obj=enrolment,
-            data={"group_id": group.pk, "member_id": enrolment.member_id, "reason": "full"},
-        )
-    return enrolment
-
-
 def _withdraw_pending_offer(
     enrolment: Enrolment, *, group: Group, by: User | None, now: dt.datetime
 ) -> bool:
     """Give back the seat reserved for an enrolment that is closing; True if there was one."""
-    offer = _pending_offer(enrolment)
+    offer = pending_offer_get(enrolment=enrolment)
     if offer is None:
         return False
     offer.status = WaitlistOfferStatus.DECLINED
@@ -232,7 +124,7 @@ def enrolment_refer(
         group = Group.objects.select_related("clinic").get(pk=group.pk)
         if member.clinic_id != group.clinic_id:
             raise EnrolmentError("This member is not a client of the group's clinic.")
-        _refuse_if_group_not_taking_members(group, joining=False)
+        refuse_if_group_not_taking_members(group, joining=False)
         _refuse_if_facilitator(group, member)
         duplicate = "This member already has an open enrolment in this group."
         existing = open_enrolment_get(group=group, member=member)
@@ -364,7 +256,7 @@ def enrolment_activate(
     override_reason = override_reason.strip()
     now = timezone.now()
     with transaction.atomic():
-        group = _lock_group(enrolment.group_id)
+        group = lock_group(enrolment.group_id)
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.status == EnrolmentStatus.ACTIVE:
             raise EnrolmentError("This member is already active in the group.")
@@ -377,7 +269,7 @@ def enrolment_activate(
                 f"This enrolment is {enrolment.get_status_display().lower()}; "
                 "refer the member again to enrol them."
             )
-        _refuse_if_group_not_taking_members(group, joining=True)
+        refuse_if_group_not_taking_members(group, joining=True)
         _refuse_if_facilitator(group, enrolment.member)
         overriding = _screening_override(
             enrolment, group=group, by=by, override_reason=override_reason
@@ -396,12 +288,12 @@ def enrolment_activate(
                 obj=enrolment,
                 data={"group_id": group.pk, "member_id": enrolment.member_id},
             )
-        return _activate_or_waitlist(
+        return activate_or_waitlist(
             enrolment,
             group=group,
             by=by,
             now=now,
-            today=today or _local_date(group, now),
+            today=today or local_date(group, now),
         )
 
 
@@ -414,7 +306,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, by: User) -> Enrolment:
     """
     now = timezone.now()
     with transaction.atomic():
-        group = _lock_group(enrolment.group_id)
+        group = lock_group(enrolment.group_id)
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.status == EnrolmentStatus.WAITLISTED:
             raise EnrolmentError("This member is already on the waitlist.")
@@ -423,7 +315,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, by: User) -> Enrolment:
                 f"This enrolment is {enrolment.get_status_display().lower()}; "
                 "only a referred or screened member can be waitlisted."
             )
-        _refuse_if_group_not_taking_members(group, joining=True)
+        refuse_if_group_not_taking_members(group, joining=True)
         _refuse_if_facilitator(group, enrolment.member)
         _screening_override(enrolment, group=group, by=by, override_reason="")
         enrolment.status = EnrolmentStatus.WAITLISTED
@@ -451,17 +343,23 @@ def _enrolment_close(
     allowed: tuple[EnrolmentStatus, ...],
     action: str,
     today: dt.date | None,
+    note: str = "",
 ) -> Enrolment:
-    now = timezone.now()
+    """Close the enrolment as ``to``; a leave (withdrawn, completed, discharged) records
+    ``left_at`` and the note. One transaction under the group lock."""
     with transaction.atomic():
-        group = _lock_group(enrolment.group_id)
+        group = lock_group(enrolment.group_id)
+        # Read the clock under the lock: when an active member leaves, ``left_at`` starts a
+        # new offer round, and every offer of the round before was made by an earlier
+        # holder of this lock, so it cannot count as made in the new round.
+        now = timezone.now()
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.status not in allowed:
             raise EnrolmentError(
                 f"This enrolment is {enrolment.get_status_display().lower()}; "
                 f"it cannot be marked {to.label.lower()}."
             )
-        today = today or _local_date(group, now)
+        today = today or local_date(group, now)
         frees_seat = enrolment.status == EnrolmentStatus.ACTIVE
         if enrolment.joined_on is not None:
             if today < enrolment.joined_on:
@@ -471,7 +369,13 @@ def _enrolment_close(
                 )
             enrolment.left_on = today
         enrolment.status = to
-        enrolment.save(update_fields=["status", "left_on", "updated_at"])
+        fields = ["status", "left_on", "updated_at"]
+        if to in FINISHED_ENROLMENT_STATUSES:
+            enrolment.left_at = now
+            # Clinical free text: it stays on the enrolment, never in the audit entry.
+            enrolment.leave_note = note.strip()
+            fields += ["left_at", "leave_note"]
+        enrolment.save(update_fields=fields)
         frees_seat |= _withdraw_pending_offer(enrolment, group=group, by=by, now=now)
         audit_log(
             action=action,
@@ -485,9 +389,7 @@ def _enrolment_close(
             },
         )
         if frees_seat:
-            # A fresh clock, not ``now``: the offer must not predate this enrolment's
-            # ``updated_at``, which marks the start of a new offer round.
-            waitlist_offer_next(group=group)
+            waitlist_offer_next(group=group, now=now)
     return enrolment
 
 
@@ -496,10 +398,10 @@ def enrolment_withdraw(
 ) -> Enrolment:
     """The member leaves of their own accord (from any open status).
 
-    ``left_on = today`` if they had joined (not expected from today on). A freed seat, or a
-    seat that was reserved for them, is offered to the next in line in the same transaction.
-    ``note`` is not stored yet: the enrolment has no field for it, and notes never go into
-    the audit log.
+    ``left_on = today`` if they had joined (not expected from today on); ``left_at`` = now,
+    which starts a new waitlist offer round if they were active. ``note`` is kept on the
+    enrolment (``leave_note``) and never goes into the audit log. A freed seat, or a seat
+    that was reserved for them, is offered to the next in line in the same transaction.
     """
     return _enrolment_close(
         enrolment=enrolment,
@@ -508,6 +410,7 @@ def enrolment_withdraw(
         allowed=OPEN_ENROLMENT_STATUSES,
         action="sessions.enrolment.withdrawn",
         today=today,
+        note=note,
     )
 
 
@@ -522,6 +425,7 @@ def enrolment_complete(
         allowed=(EnrolmentStatus.ACTIVE,),
         action="sessions.enrolment.completed",
         today=today,
+        note=note,
     )
 
 
@@ -537,6 +441,7 @@ def enrolment_discharge(
         allowed=OPEN_ENROLMENT_STATUSES,
         action="sessions.enrolment.discharged",
         today=today,
+        note=note,
     )
 
 
@@ -558,285 +463,3 @@ def enrolment_decline(*, enrolment: Enrolment, by: User) -> Enrolment:
         action="sessions.enrolment.declined",
         today=None,
     )
-
-
-# --------------------------------------------------------------------------- waitlist offers
-
-
-def _next_in_line(group: Group) -> Enrolment | None:
-    """The first waitlisted enrolment with no pending offer that has not passed on a seat in
-    the current round (since the last time an active member left)."""
-    round_start = Enrolment.objects.filter(
-        group=group, status__in=FINISHED_ENROLMENT_STATUSES, joined_on__isnull=False
-    ).aggregate(at=Max("updated_at"))["at"]
-    passed = WaitlistOffer.objects.filter(
-        enrolment__group=group,
-        status__in=(WaitlistOfferStatus.DECLINED, WaitlistOfferStatus.EXPIRED),
-    )
-    if round_start is not None:
-        passed = passed.filter(offered_at__gte=round_start)
-    return (
-        waitlist(group=group)
-        .exclude(offers__status=WaitlistOfferStatus.PENDING)
-        .exclude(pk__in=passed.values("enrolment_id"))
-        .first()
-    )
-
-
-def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> WaitlistOffer | None:
-    """Offer one free seat to the first eligible member in line, if there is both.
-
-    A seat is free when active enrolments plus pending offers are below the maximum, so a
-    seat already offered is never offered twice. Nothing is offered by an archived or
-    adjourned group, nor by a closed group past forming. The offer expires after the
-    clinic's ``waitlist_offer_days``. Runs inside the caller's transaction (as a savepoint)
-    or its own, under the group lock; audit ``sessions.waitlist.offered``.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        group = _lock_group(group.pk)
-        if not _group_takes_members(group):
-            return None
-        if _seats_taken(group) >= group.max_size:
-            return None
-        enrolment = _next_in_line(group)
-        if enrolment is None:
-            return None
-        offer = WaitlistOffer.objects.create(
-            enrolment=enrolment,
-            offered_at=now,
-            expires_at=now + dt.timedelta(days=group.clinic.waitlist_offer_days),
-        )
-        audit_log(
-            action="sessions.waitlist.offered",
-            actor=None,
-            clinic=group.clinic,
-            obj=offer,
-            data={"enrolment_id": enrolment.pk, "group_id": group.pk},
-        )
-    return offer
-
-
-def _offer_expire(offer: WaitlistOffer, *, group: Group) -> None:
-    offer.status = WaitlistOfferStatus.EXPIRED
-    offer.save(update_fields=["status"])
-    audit_log(
-        action="sessions.waitlist.expired",
-        actor=None,
-        clinic=group.clinic,
-        obj=offer,
-        data={"enrolment_id": offer.enrolment_id, "group_id": group.pk},
-    )
-
-
-def _locked_pending_offer(offer: WaitlistOffer) -> tuple[Group, WaitlistOffer]:
-    group_id = Enrolment.objects.values_list("group_id", flat=True).get(pk=offer.enrolment_id)
-    group = _lock_group(group_id)
-    offer = WaitlistOffer.objects.select_for_update().get(pk=offer.pk)
-    if offer.status != WaitlistOfferStatus.PENDING:
-        raise EnrolmentError(
-            f"This offer is no longer open (it was {offer.get_status_display().lower()})."
-        )
-    return group, offer
-
-
-def waitlist_offer_accept(
-    *, offer: WaitlistOffer, by: User, now: dt.datetime | None = None
-) -> Enrolment:
-    """Take up the offered seat: the enrolment becomes active from the clinic's local date.
-
-    Refuses an offer that is no longer pending, and a group that no longer takes members.
-    An offer past its expiry is marked expired, the seat is offered to the next in line
-    (that much is committed) and then the acceptance is refused. One transaction under the
-    group lock; audit ``sessions.waitlist.accepted`` and ``sessions.enrolment.activated``.
-    """
-    now = now or timezone.now()
-    expired_at: dt.datetime | None = None
-    with transaction.atomic():
-        group, offer = _locked_pending_offer(offer)
-        if offer.expires_at <= now:
-            _offer_expire(offer, group=group)
-            waitlist_offer_next(group=group, now=now)
-            expired_at = offer.expires_at
-        else:
-            _refuse_if_group_not_taking_members(group, joining=True)
-            enrolment = Enrolment.objects.select_for_update().get(pk=offer.enrolment_id)
-            if _seats_taken(group, excluding_offer=offer) >= group.max_size:
-                # Only when the group's maximum was lowered after the offer was made.
-                raise EnrolmentError("The group is full; this member stays on the waitlist.")
-            audit_log(
-                action="sessions.waitlist.accepted",
-                actor=by,
-                clinic=group.clinic,
-                obj=offer,
-                data={"enrolment_id": enrolment.pk, "group_id": group.pk},
-            )
-            return _activate_or_waitlist(
-                enrolment, group=group, by=by, now=now, today=_local_date(group, now)
-            )
-    local_expiry = timezone.localtime(expired_at, zoneinfo.ZoneInfo(group.clinic.timezone))
-    raise EnrolmentError(
-        f"This offer expired on {local_expiry:%Y-%m-%d at %H:%M}; "
-        "the seat has moved on to the next in line."
-    )
-
-
-def waitlist_offer_decline(
-    *, offer: WaitlistOffer, by: User, now: dt.datetime | None = None
-) -> WaitlistOffer:
-    """Turn down the offered seat. The member stays waitlisted in their place but is not
-    offered again in this round; the seat goes to the next in line. One transaction under
-    the group lock; audit ``sessions.waitlist.declined``."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        group, offer = _locked_pending_offer(offer)
-        offer.status = WaitlistOfferStatus.DECLINED
-        offer.responded_at = now
-        offer.save(update_fields=["status", "responded_at"])
-        audit_log(
-            action="sessions.waitlist.declined",
-            actor=by,
-            clinic=group.clinic,
-            obj=offer,
-            data={"enrolment_id": offer.enrolment_id, "group_id": group.pk},
-        )
-        waitlist_offer_next(group=group, now=now)
-    return offer
-
-
-def waitlist_offers_expire(*, now: dt.datetime | None = None) -> int:
-    """Mark every pending offer past its expiry as expired and offer each seat to the next
-    in line; return how many offers expired.
-
-    For the periodic job. One transaction per group, under its lock; the status is claimed
-    by a conditional update, so a second run (or a concurrent accept) never expires an offer
-    twice. Audit ``sessions.waitlist.expired`` per offer.
-    """
-    now = now or timezone.now()
-    group_ids = (
-        WaitlistOffer.objects.filter(status=WaitlistOfferStatus.PENDING, expires_at__lte=now)
-        .order_by()
-        .values_list("enrolment__group_id", flat=True)
-        .distinct()
-    )
-    expired = 0
-    for group_id in sorted(set(group_ids)):
-        with transaction.atomic():
-            group = _lock_group(group_id)
-            offers = list(
-                WaitlistOffer.objects.filter(
-                    enrolment__group=group,
-                    status=WaitlistOfferStatus.PENDING,
-                    expires_at__lte=now,
-                )
-            )
-            for offer in offers:
-                _offer_expire(offer, group=group)
-            for _seat in offers:
-                waitlist_offer_next(group=group, now=now)
-            expired += len(offers)
-    return expired
-
-
-# --------------------------------------------------------------------------- agreements
-
-
-def agreement_publish(*, group: Group, text: str, by: User) -> Agreement:
-    """Publish a new version of the group's agreement (the previous version + 1).
-
-    Members must accept the new version: earlier acceptances stay on record but no longer
-    count. One transaction under the group lock, so two publications never race for a
-    version number; audit ``sessions.agreement.published``.
-    """
-    text = text.strip()
-    if not text:
-        raise AgreementError("An agreement needs its text.")
-    with transaction.atomic():
-        group = _lock_group(group.pk)
-        if group.status == GroupStatus.ARCHIVED:
-            raise AgreementError("This group is archived; its agreement can no longer change.")
-        latest = Agreement.objects.filter(group=group).aggregate(v=Max("version"))["v"] or 0
-        agreement = Agreement.objects.create(
-            group=group, version=latest + 1, text=text, created_by=by
-        )
-        audit_log(
-            action="sessions.agreement.published",
-            actor=by,
-            clinic=group.clinic,
-            obj=agreement,
-            data={"group_id": group.pk, "version": agreement.version},
-        )
-    return agreement
-
-
-def agreement_accept(
-    *,
-    agreement: Agreement,
-    member: Member,
-    by: User,
-    method: str = AcceptanceMethod.ONLINE,
-    now: dt.datetime | None = None,
-) -> AgreementAcceptance:
-    """Record the member's acceptance of the group's current agreement.
-
-    Only the latest version can be accepted, by a member with an open enrolment in the
-    group. "online" is the member's own act (``by`` is the member's login); "paper" records
-    a signature on paper and must be entered by the group's facilitator or a clinic admin.
-    Accepting again returns the existing acceptance (idempotent, also under a race). One
-    transaction under the group lock; audit ``sessions.agreement.accepted``.
-    """
-    now = now or timezone.now()
-    if method not in AcceptanceMethod.values:
-        raise AgreementError(
-            f"'{method}' is not a way to accept (use one of: {', '.join(AcceptanceMethod.values)})."
-        )
-    with transaction.atomic():
-        group = _lock_group(agreement.group_id)
-        agreement = Agreement.objects.get(pk=agreement.pk)
-        current = agreement_current(group=group)
-        if current is not None and current.pk != agreement.pk:
-            raise AgreementError(
-                f"Only the current version (v{current.version}) of this agreement can be "
-                f"accepted, not v{agreement.version}."
-            )
-        if open_enrolment_get(group=group, member=member) is None:
-            raise AgreementError("This member has no open enrolment in this group.")
-        if method == AcceptanceMethod.ONLINE and (
-            member.user_id is None or member.user_id != by.pk
-        ):
-            raise AgreementError(
-                "An online acceptance must be made by the member themselves; "
-                "staff record a paper signature instead."
-            )
-        if method == AcceptanceMethod.PAPER and not can_manage_group(by, group):
-            raise AgreementError(
-                "A paper signature must be recorded by the group's facilitator or a clinic admin."
-            )
-        existing = AgreementAcceptance.objects.filter(agreement=agreement, member=member).first()
-        if existing is not None:
-            return existing
-        try:
-            with transaction.atomic():
-                acceptance = AgreementAcceptance.objects.create(
-                    agreement=agreement,
-                    member=member,
-                    accepted_at=now,
-                    method=method,
-                    recorded_by=by,
-                )
-        except IntegrityError:
-            # Accepted twice at once: the other request's row is the acceptance.
-            return AgreementAcceptance.objects.get(agreement=agreement, member=member)
-        audit_log(
-            action="sessions.agreement.accepted",
-            actor=by,
-            clinic=group.clinic,
-            obj=acceptance,
-            data={
-                "group_id": group.pk,
-                "member_id": member.pk,
-                "version": agreement.version,
-                "method": method,
-            },
-        )
-    return acceptance

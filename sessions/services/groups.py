@@ -15,7 +15,7 @@ from members.services import audit_log
 from sessions.enums import EnrolmentPolicy, GroupStatus, SessionStatus, Stage
 from sessions.errors import GroupError, StageChangeError
 from sessions.models import Group, GroupSession, Modality, Room, StageTransition
-from sessions.services.scheduling import group_sessions_finalise
+from sessions.services.scheduling import group_sessions_finalise, group_sessions_unfinalise
 
 
 def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
@@ -123,15 +123,20 @@ def stage_change(
     """Move the group to stage ``to`` and record the transition (from, to, who, when, note).
 
     Forward moves are normal; moving back needs a note. Moving to adjourning needs the date
-    of the final session: that session is marked final and no session is kept or generated
-    after it. Leaving adjourning (back, with a note) lifts the final date. Future sessions
-    take the new stage. One transaction, under the group's row lock.
+    of the final session: that session is marked final and no session takes place or is
+    generated after it (:func:`group_sessions_finalise`). Leaving adjourning (back, with a
+    note) lifts the final date, restores the sessions finalising cancelled and generates
+    the series again (:func:`group_sessions_unfinalise`; a facilitator or room booked
+    meanwhile refuses the move with :class:`DoubleBookingError`). Future sessions take the
+    new stage. One transaction, under the group's row lock (the group row only).
     """
     to = Stage(to)
     now = now or timezone.now()
     note = note.strip()
     with transaction.atomic():
-        group = Group.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        group = (
+            Group.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=group.pk)
+        )
         current = Stage(group.stage)
         if group.status == GroupStatus.ARCHIVED:
             raise StageChangeError("This group is archived; its stage can no longer change.")
@@ -151,8 +156,7 @@ def stage_change(
         elif final_session_date is not None:
             raise StageChangeError("A final session date applies only when moving to adjourning.")
         if current == Stage.ADJOURNING:
-            GroupSession.objects.filter(group=group, is_final=True).update(is_final=False)
-            group.final_session_date = None
+            group_sessions_unfinalise(group=group, by=by, now=now)
 
         group.stage = to
         group.save(update_fields=["stage", "final_session_date"])

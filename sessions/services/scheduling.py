@@ -12,7 +12,12 @@ half-open ``[start, end)`` intervals overlap. Every write checks in the applicat
 (one query for the whole batch) and refuses with :class:`DoubleBookingError` naming the
 session in the way; on PostgreSQL the exclusion constraints ``facilitator_no_overlap`` and
 ``session_room_no_overlap`` catch the race between two requests, and their IntegrityError is
-turned into the same error.
+turned into the same error. A session in another clinic is never named.
+
+Locks. Every write about a group's sessions or their attendance locks the group row first,
+then the session row (:func:`group_session_lock`), so the series services, which read the
+group's sessions and then rewrite or delete them, never interleave with a cancel, an "I
+can't come" or a record of attendance.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Final, TypeVar, cast
 from dateutil.rrule import rrule as RRule
 from dateutil.rrule import rrulestr
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from members.enums import Role
@@ -38,7 +43,7 @@ from members.services import audit_log
 from sessions.enums import GroupStatus, SessionStatus
 from sessions.errors import DoubleBookingError, ScheduleError, SessionChangeError
 from sessions.models import Attendance, Group, GroupSession, Room, Schedule, SessionFacilitator
-from sessions.selectors.scheduling import BookingConflict, booking_conflict_find
+from sessions.selectors.scheduling import BookingConflict, BookingRequest, booking_conflict_find
 
 T = TypeVar("T")
 
@@ -55,7 +60,12 @@ CANCEL_REASON_MAX_LENGTH: Final = GroupSession._meta.get_field("cancel_reason").
 
 _RRULE_PARTS: Final = ("FREQ", "INTERVAL", "BYDAY", "WKST", "COUNT", "UNTIL")
 _UNTIL_RE: Final = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T\d{6}Z?)?$")
+_UNTIL_IN_RULE_RE: Final = re.compile(r"UNTIL=(\d{4})(\d{2})(\d{2})")
 _OVERLAP_CONSTRAINTS: Final = frozenset({"facilitator_no_overlap", "session_room_no_overlap"})
+
+#: How a session cancelled by :func:`group_sessions_finalise` is recognised, so that leaving
+#: adjourning restores exactly those.
+FINALISED_REASON_PREFIX: Final = "The group ended with its final session on "
 
 
 class _Unchanged(Enum):
@@ -199,19 +209,31 @@ class _Occurrence:
     end: dt.datetime
 
 
-def _occurrences(schedule: Schedule, group: Group, now: dt.datetime) -> list[_Occurrence]:
-    """The schedule's occurrences after ``now`` and within the group's horizon."""
+def _rule(schedule: Schedule) -> RRule:
+    dtstart = dt.datetime.combine(schedule.first_date, schedule.start_time.replace(tzinfo=None))
+    # One RRULE line parses to one rule, never a set.
+    return cast(RRule, rrulestr(rrule_validate(schedule.rrule), dtstart=dtstart))
+
+
+def _occurrences(
+    schedule: Schedule, group: Group, now: dt.datetime, *, through: dt.datetime | None = None
+) -> list[_Occurrence]:
+    """The schedule's occurrences after ``now`` and within the group's horizon.
+
+    For a group with neither a planned end nor a final session the horizon is 12 weeks
+    after ``now``, or ``through`` if that is later (so that editing the series still
+    recognises sessions generated further ahead).
+    """
     tz = group.tz
     last_dates = [day for day in (group.planned_end, group.final_session_date) if day]
     last_date = min(last_dates) if last_dates else None
-    latest_start = None if last_dates else now + OPEN_ENDED_HORIZON
+    latest_start = None
+    if not last_dates:
+        latest_start = max(now + OPEN_ENDED_HORIZON, through or now)
     duration = dt.timedelta(minutes=schedule.duration_minutes)
-    dtstart = dt.datetime.combine(schedule.first_date, schedule.start_time.replace(tzinfo=None))
-    # One RRULE line parses to one rule, never a set.
-    rule = cast(RRule, rrulestr(rrule_validate(schedule.rrule), dtstart=dtstart))
 
     found: list[_Occurrence] = []
-    for local in rule:
+    for local in _rule(schedule):
         if last_date is not None and local.date() > last_date:
             break
         start = local_to_utc(local, tz)
@@ -222,6 +244,32 @@ def _occurrences(schedule: Schedule, group: Group, now: dt.datetime) -> list[_Oc
     return found
 
 
+def _ensure_some_session(schedule: Schedule, group: Group) -> None:
+    """Refuse a schedule that can never produce a session, saying why."""
+    first = next(iter(_rule(schedule)), None)
+    if first is None:
+        until = _UNTIL_IN_RULE_RE.search(schedule.rrule)
+        ends = (
+            f"it ends on {dt.date(*(int(part) for part in until.groups()))} (UNTIL)"
+            if until
+            else "it ends"
+        )
+        raise ScheduleError(
+            f"This schedule would have no sessions: {ends}, before its first meeting day on "
+            f"or after {schedule.first_date.isoformat()}."
+        )
+    for label, last_day in (
+        ("final session", group.final_session_date),
+        ("planned end", group.planned_end),
+    ):
+        if last_day is not None and first.date() > last_day:
+            raise ScheduleError(
+                f"This schedule would have no sessions: its first session "
+                f"({first.date().isoformat()}) is after the group's {label} "
+                f"({last_day.isoformat()})."
+            )
+
+
 def _format_local(moment: dt.datetime, tz_name: str) -> str:
     return f"{moment.astimezone(zoneinfo.ZoneInfo(tz_name)):%a %Y-%m-%d %H:%M}"
 
@@ -230,16 +278,16 @@ def _format_local(moment: dt.datetime, tz_name: str) -> str:
 
 
 def _double_booking_error(
-    conflict: BookingConflict, *, clinic_id: int, users: dict[int, User], room: Room | None
+    conflict: BookingConflict, *, clinic_id: int, users: dict[int, User]
 ) -> DoubleBookingError:
     if conflict.facilitator_id is not None:
         user = users.get(conflict.facilitator_id)
         who = f"Facilitator {user}" if user else f"Facilitator #{conflict.facilitator_id}"
     else:
-        who = f"Room {room}"
+        who = f"Room {conflict.room_name}"
     if conflict.clinic_id != clinic_id:
-        # Nothing crosses between clinics, not even in an error message.
-        return DoubleBookingError(f"{who} is already booked at that time in another clinic.")
+        # Nothing crosses between clinics, not even that another clinic has a booking.
+        return DoubleBookingError(f"{who} is not available at that time.")
     return DoubleBookingError(
         f"{who} is already booked: {conflict.group_name}, "
         f"{_format_local(conflict.start, conflict.clinic_timezone)} "
@@ -250,10 +298,10 @@ def _double_booking_error(
 
 @dataclass(frozen=True)
 class _Booking:
-    """What a write is about to book: when, where, who (by id, with the users for messages)."""
+    """What a write is about to book: when, where and who for each interval (with the users
+    by id, for messages), and the sessions being rewritten, which do not count."""
 
-    intervals: Sequence[tuple[dt.datetime, dt.datetime]]
-    room: Room | None
+    requests: Sequence[BookingRequest]
     users: dict[int, User]
     clinic_id: int
     exclude_session_ids: Collection[int] = ()
@@ -261,15 +309,10 @@ class _Booking:
 
 def _ensure_free(booking: _Booking) -> None:
     conflict = booking_conflict_find(
-        intervals=booking.intervals,
-        room=booking.room,
-        facilitator_ids=list(booking.users),
-        exclude_session_ids=booking.exclude_session_ids,
+        requests=booking.requests, exclude_session_ids=booking.exclude_session_ids
     )
     if conflict is not None:
-        raise _double_booking_error(
-            conflict, clinic_id=booking.clinic_id, users=booking.users, room=booking.room
-        )
+        raise _double_booking_error(conflict, clinic_id=booking.clinic_id, users=booking.users)
 
 
 def _write_guarded(write: Callable[[], T], booking: _Booking) -> T:
@@ -296,7 +339,7 @@ def _write_guarded(write: Callable[[], T], booking: _Booking) -> T:
         ) from exc
 
 
-# --- series --------------------------------------------------------------------------------
+# --- locks ---------------------------------------------------------------------------------
 
 
 def _lock_group(group_id: int) -> Group:
@@ -307,11 +350,67 @@ def _lock_group(group_id: int) -> Group:
     )
 
 
+def group_session_lock(*, session: GroupSession) -> GroupSession:
+    """Lock the session's group row, then the session row, and return the session as it is
+    now, with its group (and the group's clinic, lead facilitator and room) and its room
+    loaded.
+
+    Every write about a group's sessions or their attendance takes the group's lock first
+    (group → session, always in that order, so two writers never deadlock): the series
+    services read the group's sessions and rewrite or delete them, and must not interleave
+    with a cancel, an "I can't come" or a record of attendance. Only the two rows are
+    locked, not the rows joined in. Call it inside a transaction.
+    """
+    group = _lock_group(session.group_id)
+    current = (
+        GroupSession.objects.select_for_update(of=("self",))
+        .select_related("room")
+        .get(pk=session.pk)
+    )
+    current.group = group
+    return current
+
+
+# --- series --------------------------------------------------------------------------------
+
+
 def _group_facilitators(group: Group) -> dict[int, User]:
     users = {group.lead_facilitator_id: group.lead_facilitator}
     for user in group.co_facilitators.all():
         users.setdefault(user.pk, user)
     return users
+
+
+def _create_sessions(
+    group: Group, occurrences: Sequence[_Occurrence], facilitator_ids: Collection[int]
+) -> list[GroupSession]:
+    """Insert the occurrences as sessions as generation makes them: the group's room or
+    video link and current stage, no topic, every group facilitator. Two bulk inserts."""
+    sessions = GroupSession.objects.bulk_create(
+        [
+            GroupSession(
+                group=group,
+                start=item.start,
+                end=item.end,
+                room=group.room,
+                video_link=group.video_link,
+                status=SessionStatus.SCHEDULED,
+                stage=group.stage,
+                series_date=item.series_date,
+            )
+            for item in occurrences
+        ]
+    )
+    SessionFacilitator.objects.bulk_create(
+        [
+            SessionFacilitator(
+                session=session, facilitator_id=user_id, start=session.start, end=session.end
+            )
+            for session in sessions
+            for user_id in facilitator_ids
+        ]
+    )
+    return sessions
 
 
 def _generate(group: Group, schedule: Schedule, now: dt.datetime) -> list[GroupSession]:
@@ -332,42 +431,16 @@ def _generate(group: Group, schedule: Schedule, now: dt.datetime) -> list[GroupS
     if not occurrences:
         return []
     users = _group_facilitators(group)
+    everyone = frozenset(users)
     booking = _Booking(
-        intervals=[(item.start, item.end) for item in occurrences],
-        room=group.room,
+        requests=[
+            BookingRequest(item.start, item.end, group.room_id, everyone) for item in occurrences
+        ],
         users=users,
         clinic_id=group.clinic_id,
     )
     _ensure_free(booking)
-
-    def write() -> list[GroupSession]:
-        sessions = GroupSession.objects.bulk_create(
-            [
-                GroupSession(
-                    group=group,
-                    start=item.start,
-                    end=item.end,
-                    room=group.room,
-                    video_link=group.video_link,
-                    status=SessionStatus.SCHEDULED,
-                    stage=group.stage,
-                    series_date=item.series_date,
-                )
-                for item in occurrences
-            ]
-        )
-        SessionFacilitator.objects.bulk_create(
-            [
-                SessionFacilitator(
-                    session=session, facilitator_id=user_id, start=session.start, end=session.end
-                )
-                for session in sessions
-                for user_id in users
-            ]
-        )
-        return sessions
-
-    return _write_guarded(write, booking)
+    return _write_guarded(lambda: _create_sessions(group, occurrences, users), booking)
 
 
 def group_sessions_generate(*, group: Group, now: dt.datetime | None = None) -> list[GroupSession]:
@@ -403,6 +476,119 @@ def group_sessions_generate(*, group: Group, now: dt.datetime | None = None) -> 
     return created
 
 
+@dataclass(frozen=True)
+class _Regenerated:
+    removed_ids: list[int]
+    updated_ids: list[int]
+    created: list[GroupSession]
+
+
+def _regenerate(group: Group, schedule: Schedule, now: dt.datetime) -> _Regenerated:
+    """Bring the group's future sessions in line with ``schedule``, in place.
+
+    Sessions are matched to occurrences by ``series_date``. A session *follows the series*
+    when it is scheduled, still to start, not moved and without attendance: its times are
+    updated to the occurrence's (its room, video link, topic and facilitators stay, with the
+    facilitation rows' times kept in step), and it is deleted when the new rule drops its
+    date (unless it is the final session). Every other session is left exactly as it is and
+    its date is not generated again. Occurrences without a session are created. The caller
+    holds the group's lock; a bounded number of queries whatever the number of sessions.
+    """
+    today = now.astimezone(group.tz).date()
+    has_attendance = Exists(Attendance.objects.filter(session=OuterRef("pk")))
+    existing = list(
+        GroupSession.objects.filter(group=group, series_date__isnull=False)
+        .filter(Q(start__gt=now) | Q(series_date__gte=today))
+        .annotate(has_attendance=has_attendance)
+        .order_by("start", "pk")
+    )
+    latest = max((session.start for session in existing if session.start > now), default=None)
+    wanted = {item.series_date: item for item in _occurrences(schedule, group, now, through=latest)}
+
+    def follows_series(session: GroupSession) -> bool:
+        return (
+            session.status == SessionStatus.SCHEDULED
+            and session.start > now
+            and not session.is_moved
+            and not session.has_attendance  # type: ignore[attr-defined]
+        )
+
+    updates = [
+        (session, wanted[session.series_date])
+        for session in existing
+        if follows_series(session)
+        and session.series_date in wanted
+        and (session.start, session.end)
+        != (wanted[session.series_date].start, wanted[session.series_date].end)
+    ]
+    dropped = [
+        session
+        for session in existing
+        if follows_series(session) and not session.is_final and session.series_date not in wanted
+    ]
+    taken = {session.series_date for session in existing}
+    missing = [item for day, item in sorted(wanted.items()) if day not in taken]
+
+    facilitations = list(
+        SessionFacilitator.objects.filter(
+            session_id__in=[session.pk for session, _ in updates]
+        ).select_related("facilitator")
+    )
+    by_session: dict[int, set[int]] = {}
+    for facilitation in facilitations:
+        by_session.setdefault(facilitation.session_id, set()).add(facilitation.facilitator_id)
+    defaults = _group_facilitators(group)
+    users = {**defaults, **{row.facilitator_id: row.facilitator for row in facilitations}}
+    booking = _Booking(
+        requests=[
+            BookingRequest(
+                item.start, item.end, session.room_id, frozenset(by_session.get(session.pk, ()))
+            )
+            for session, item in updates
+        ]
+        + [
+            BookingRequest(item.start, item.end, group.room_id, frozenset(defaults))
+            for item in missing
+        ],
+        users=users,
+        clinic_id=group.clinic_id,
+        exclude_session_ids=[session.pk for session, _ in updates]
+        + [session.pk for session in dropped],
+    )
+    _ensure_free(booking)
+
+    def write() -> list[GroupSession]:
+        if dropped:
+            # The filter again, not the ids read above: only what still follows the series
+            # (and is not final) is ever deleted.
+            GroupSession.objects.filter(
+                group=group,
+                series_date__in=[session.series_date for session in dropped],
+                start__gt=now,
+                status=SessionStatus.SCHEDULED,
+                is_moved=False,
+                is_final=False,
+            ).exclude(has_attendance).delete()
+        if updates:
+            times = {session.pk: (item.start, item.end) for session, item in updates}
+            for session, item in updates:
+                session.start, session.end, session.updated_at = item.start, item.end, now
+            GroupSession.objects.bulk_update(
+                [session for session, _ in updates], ["start", "end", "updated_at"]
+            )
+            for facilitation in facilitations:
+                facilitation.start, facilitation.end = times[facilitation.session_id]
+            SessionFacilitator.objects.bulk_update(facilitations, ["start", "end"])
+        return _create_sessions(group, missing, defaults) if missing else []
+
+    created = _write_guarded(write, booking)
+    return _Regenerated(
+        removed_ids=[session.pk for session in dropped],
+        updated_ids=[session.pk for session, _ in updates],
+        created=created,
+    )
+
+
 def schedule_set(
     *,
     group: Group,
@@ -413,17 +599,22 @@ def schedule_set(
     by: User,
     now: dt.datetime | None = None,
 ) -> list[GroupSession]:
-    """Create or replace the group's schedule and regenerate its future sessions.
+    """Create or replace the group's schedule and bring its future sessions in line with it.
 
-    Editing the series changes future sessions only: scheduled sessions after ``now`` that
-    came from the series, are not moved, not final and have no attendance rows are deleted
-    and generated again from the new rule. Past, moved, cancelled, final and extra sessions
-    and those with attendance are kept (and their dates are not generated again). Returns
-    every session of the group after ``now``, in order.
+    Editing the series changes future sessions only, in place: a session still to start
+    that came from the series, is scheduled, not moved and has no attendance keeps its id
+    and takes the new times (its room, video link, topic and facilitators, e.g. a
+    substitute, stay); one whose date the new rule drops is deleted unless it is the final
+    session; dates without a session are created. Past, moved, cancelled and extra sessions
+    and those with attendance (an "I can't come" included) are left as they are, and their
+    dates are not generated again. Returns every session of the group after ``now``, in
+    order.
 
-    Raises :class:`ScheduleError` for a bad rule or duration and :class:`DoubleBookingError`
-    when a new session would collide (then nothing changes). One transaction under the
-    group's row lock; writes ``sessions.schedule.set``.
+    Raises :class:`ScheduleError` for a bad rule or duration, or a schedule with no session
+    at all (it ends before it starts, or starts after the group's planned end or final
+    session), and :class:`DoubleBookingError` when a changed or new session would collide
+    (then nothing changes). One transaction under the group's row lock; a bounded number of
+    queries whatever the number of sessions; writes ``sessions.schedule.set``.
     """
     now = now or timezone.now()
     rule = rrule_validate(rrule)
@@ -436,35 +627,19 @@ def schedule_set(
         raise ScheduleError(
             "The start time is a wall-clock time in the clinic's time zone; give it without one."
         )
+    fields = {
+        "rrule": rule,
+        "first_date": first_date,
+        "start_time": start_time,
+        "duration_minutes": duration_minutes,
+    }
     with transaction.atomic():
         locked = _lock_group(group.pk)
         if locked.status == GroupStatus.ARCHIVED:
             raise ScheduleError("This group is archived; its schedule can no longer change.")
-        schedule, created = Schedule.objects.update_or_create(
-            group=locked,
-            defaults={
-                "rrule": rule,
-                "first_date": first_date,
-                "start_time": start_time,
-                "duration_minutes": duration_minutes,
-            },
-        )
-        replaceable = (
-            GroupSession.objects.filter(
-                group=locked,
-                start__gt=now,
-                status=SessionStatus.SCHEDULED,
-                is_moved=False,
-                is_final=False,
-                series_date__isnull=False,
-            )
-            .exclude(Exists(Attendance.objects.filter(session=OuterRef("pk"))))
-            .values_list("pk", flat=True)
-        )
-        removed_ids = list(replaceable)
-        if removed_ids:
-            GroupSession.objects.filter(pk__in=removed_ids).delete()
-        generated = _generate(locked, schedule, now)
+        _ensure_some_session(Schedule(group=locked, **fields), locked)
+        schedule, created = Schedule.objects.update_or_create(group=locked, defaults=fields)
+        result = _regenerate(locked, schedule, now)
         audit_log(
             action="sessions.schedule.set",
             actor=by,
@@ -477,8 +652,9 @@ def schedule_set(
                 "first_date": first_date.isoformat(),
                 "start_time": start_time.isoformat(timespec="minutes"),
                 "duration_minutes": duration_minutes,
-                "removed_session_ids": removed_ids,
-                "created_session_ids": [session.pk for session in generated],
+                "removed_session_ids": result.removed_ids,
+                "updated_session_ids": result.updated_ids,
+                "created_session_ids": [session.pk for session in result.created],
             },
         )
         return list(
@@ -487,14 +663,6 @@ def schedule_set(
 
 
 # --- one session ---------------------------------------------------------------------------
-
-
-def _lock_session(session_id: int) -> GroupSession:
-    return (
-        GroupSession.objects.select_for_update(of=("self",))
-        .select_related("room", "group__clinic")
-        .get(pk=session_id)
-    )
 
 
 def _staff_ids(group: Group, users: Collection[User]) -> set[int]:
@@ -506,6 +674,42 @@ def _staff_ids(group: Group, users: Collection[User]) -> set[int]:
             user__is_active=True,
         ).values_list("user_id", flat=True)
     )
+
+
+def _ensure_archived_not(group: Group) -> None:
+    if group.status == GroupStatus.ARCHIVED:
+        raise SessionChangeError("This group is archived; its sessions can no longer change.")
+
+
+def _ensure_time_may_change(
+    current: GroupSession, group: Group, new_start: dt.datetime, now: dt.datetime
+) -> None:
+    """Refuse a new time for a session under way or held, or outside the group's life."""
+    if current.start <= now:
+        raise SessionChangeError("This session has already started; its time can no longer change.")
+    if new_start <= now:
+        raise SessionChangeError("A session cannot be moved to a time in the past.")
+    if Attendance.objects.filter(session=current).exists():
+        # Recorded attendance, or a member's "I can't come" given for this time.
+        raise SessionChangeError(
+            "This session already has attendance recorded; its time can no longer change."
+        )
+    tz = group.tz
+    new_day = new_start.astimezone(tz).date()
+    if current.is_final and new_day != current.start.astimezone(tz).date():
+        raise SessionChangeError(
+            "This is the group's final session; change the final date through the group's stage."
+        )
+    if group.final_session_date is not None and new_day > group.final_session_date:
+        raise SessionChangeError(
+            f"The group's final session is on {group.final_session_date.isoformat()}; "
+            "a session cannot be moved past it."
+        )
+    if group.planned_end is not None and new_day > group.planned_end:
+        raise SessionChangeError(
+            f"The group is planned to end on {group.planned_end.isoformat()}; "
+            "a session cannot be moved past it."
+        )
 
 
 def group_session_move(
@@ -521,23 +725,29 @@ def group_session_move(
     """Move one session (time, room) and/or replace its facilitators, leaving the series be.
 
     A new ``start`` without ``end`` keeps the duration; ``room=None`` takes the room away;
-    ``facilitators`` replaces the whole list (e.g. a substitute for the lead). The session is
-    marked moved, so editing the series never overwrites it, and its facilitation rows
-    follow its times. Asking for no change returns the session untouched.
+    ``facilitators`` replaces the whole list (e.g. a substitute for the lead). A new time
+    marks the session moved, so editing the series never overwrites it; a room or a
+    substitute is an override that editing the series keeps, not a move. The facilitation
+    rows follow the session's times. Asking for no change returns the session untouched.
 
-    Refuses (:class:`SessionChangeError`) a cancelled, held or past session, a start in the
-    past, an end not after the start, a room of another clinic, no facilitator, or a
-    facilitator without a facilitator or admin role in the group's clinic; refuses
-    (:class:`DoubleBookingError`) a room or facilitator already booked. One transaction
-    under the group's and the session's row locks; writes ``sessions.session.moved``.
+    Refuses (:class:`SessionChangeError`) a session of an archived group, a cancelled,
+    held or past session; a new time for a session that has started or has attendance
+    (an "I can't come" included), a start in the past or on a local date after the group's
+    final session or planned end, and another day for the final session; an end not after
+    the start, a room of another clinic, no facilitator, or a facilitator without a
+    facilitator or admin role in the group's clinic. A substitute for a session under way
+    is allowed. Refuses (:class:`DoubleBookingError`) a room or facilitator already booked.
+    One transaction under the group's and the session's row locks; writes
+    ``sessions.session.moved``.
     """
     now = now or timezone.now()
     for value in (start, end):
         if value is not None and timezone.is_naive(value):
             raise SessionChangeError("Give the session's new times with their time zone.")
     with transaction.atomic():
-        group = _lock_group(session.group_id)
-        current = _lock_session(session.pk)
+        current = group_session_lock(session=session)
+        group = current.group
+        _ensure_archived_not(group)
         if current.status == SessionStatus.CANCELLED:
             raise SessionChangeError("This session is cancelled; it cannot be moved.")
         if current.status == SessionStatus.COMPLETED or current.end <= now:
@@ -547,8 +757,9 @@ def group_session_move(
         new_end = end or (new_start + (current.end - current.start))
         if new_end <= new_start:
             raise SessionChangeError("A session must end after it starts.")
-        if new_start != current.start and new_start <= now:
-            raise SessionChangeError("A session cannot be moved to a time in the past.")
+        time_changed = (new_start, new_end) != (current.start, current.end)
+        if time_changed:
+            _ensure_time_may_change(current, group, new_start, now)
         new_room = current.room if room is UNCHANGED else room
         if new_room is not None and new_room.clinic_id != group.clinic_id:
             raise SessionChangeError("This room belongs to another clinic.")
@@ -578,8 +789,14 @@ def group_session_move(
             return current
 
         booking = _Booking(
-            intervals=[(new_start, new_end)],
-            room=new_room,
+            requests=[
+                BookingRequest(
+                    new_start,
+                    new_end,
+                    new_room.pk if new_room is not None else None,
+                    frozenset(new_users),
+                )
+            ],
             users=new_users,
             clinic_id=group.clinic_id,
             exclude_session_ids=[current.pk],
@@ -594,7 +811,7 @@ def group_session_move(
 
         def write() -> None:
             current.start, current.end, current.room = new_start, new_end, new_room
-            current.is_moved = True
+            current.is_moved = current.is_moved or time_changed
             current.save(update_fields=["start", "end", "room", "is_moved", "updated_at"])
             facilitations = SessionFacilitator.objects.filter(session=current)
             facilitations.exclude(facilitator_id__in=list(new_users)).delete()
@@ -636,9 +853,10 @@ def group_session_cancel(
 
     Its facilitation rows are marked cancelled too, so the facilitators and the room are
     free again at that time. Refuses (:class:`SessionChangeError`) a blank or over-long
-    reason, a session already cancelled and one already over. One transaction under the
-    session's row lock; writes ``sessions.session.cancelled`` (without the reason, which is
-    free text).
+    reason, a session of an archived group, a session already cancelled and one already
+    over. One transaction under the group's and the session's row locks (so a series edit
+    running at the same time never deletes or regenerates it); writes
+    ``sessions.session.cancelled`` (without the reason, which is free text).
     """
     now = now or timezone.now()
     reason = reason.strip()
@@ -649,7 +867,8 @@ def group_session_cancel(
             f"Keep the reason for cancelling within {CANCEL_REASON_MAX_LENGTH} characters."
         )
     with transaction.atomic():
-        current = _lock_session(session.pk)
+        current = group_session_lock(session=session)
+        _ensure_archived_not(current.group)
         if current.status == SessionStatus.CANCELLED:
             raise SessionChangeError("This session is already cancelled.")
         if current.status == SessionStatus.COMPLETED or current.end <= now:
@@ -678,17 +897,43 @@ def _local_day_bounds(day: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime,
     return start, end
 
 
+def _as_generated(sessions: QuerySet[GroupSession], group: Group) -> QuerySet[GroupSession]:
+    """Those of ``sessions`` that generation would make again exactly as they are: from the
+    series, unmoved, without attendance, in the group's room or video link, without a topic
+    and with exactly the group's facilitators."""
+    facilitator_ids = list(_group_facilitators(group))
+    facilitations = SessionFacilitator.objects.filter(session=OuterRef("pk"))
+    generated = (
+        sessions.filter(
+            series_date__isnull=False,
+            is_moved=False,
+            topic="",
+            room=group.room,
+            video_link=group.video_link,
+        )
+        .exclude(Exists(Attendance.objects.filter(session=OuterRef("pk"))))
+        .exclude(Exists(facilitations.exclude(facilitator_id__in=facilitator_ids)))
+    )
+    for user_id in facilitator_ids:
+        generated = generated.filter(Exists(facilitations.filter(facilitator_id=user_id)))
+    return generated
+
+
 def group_sessions_finalise(
     *, group: Group, final_date: dt.date, by: User, now: dt.datetime | None = None
 ) -> GroupSession:
     """Mark the group's session on ``final_date`` (a local date) final and end the series.
 
-    There must be a scheduled session on that date in the clinic's time zone (the last one
-    of the day counts), else :class:`ScheduleError` names the date. Later future sessions
-    that are scheduled, unmoved and without attendance are deleted; later ones that must be
-    kept as a record (moved, or with attendance such as an "I can't come") are cancelled,
-    so no session takes place after the final one. Sets ``group.final_session_date`` (on the
-    given instance too), after which generation never passes that date.
+    There must be a scheduled or held (completed) session on that date in the clinic's time
+    zone (the last one of the day counts; a cancelled one never does), else
+    :class:`ScheduleError` names the date. Later future sessions that generation would make
+    again exactly (see :func:`_as_generated`; only when the group has a schedule) are
+    deleted; every other later scheduled one (moved, extra, with attendance such as an "I
+    can't come", with a substitute, another room or a topic) is cancelled with the reason
+    "The group ended with its final session on <date>.", so no session takes place after
+    the final one and :func:`group_sessions_unfinalise` can bring them all back. Sets
+    ``group.final_session_date`` (on the given instance too), after which generation never
+    passes that date.
 
     Meant to run inside the stage service's transaction (it opens a nested one and takes the
     group's row lock, which the caller may already hold). Writes
@@ -701,7 +946,7 @@ def group_sessions_finalise(
         final = (
             GroupSession.objects.filter(
                 group=locked,
-                status=SessionStatus.SCHEDULED,
+                status__in=[SessionStatus.SCHEDULED, SessionStatus.COMPLETED],
                 start__gte=day_start,
                 start__lt=day_end,
             )
@@ -710,8 +955,8 @@ def group_sessions_finalise(
         )
         if final is None:
             raise ScheduleError(
-                f"There is no scheduled session of this group on {final_date.isoformat()} "
-                "to be its final session."
+                f"There is no scheduled or held session of this group on "
+                f"{final_date.isoformat()} to be its final session."
             )
         GroupSession.objects.filter(group=locked, is_final=True).exclude(pk=final.pk).update(
             is_final=False, updated_at=now
@@ -722,23 +967,19 @@ def group_sessions_finalise(
         later = GroupSession.objects.filter(
             group=locked, status=SessionStatus.SCHEDULED, start__gt=max(final.start, now)
         )
-        has_attendance = Exists(Attendance.objects.filter(session=OuterRef("pk")))
-        deleted_ids = list(
-            later.filter(is_moved=False).exclude(has_attendance).values_list("pk", flat=True)
-        )
-        if deleted_ids:
-            GroupSession.objects.filter(pk__in=deleted_ids).delete()
+        deleted_ids: list[int] = []
+        if Schedule.objects.filter(group=locked).exists():
+            regenerable = _as_generated(later, locked)
+            deleted_ids = list(regenerable.values_list("pk", flat=True))
+            regenerable.delete()
         cancelled_ids = list(later.values_list("pk", flat=True))
-        if cancelled_ids:
-            GroupSession.objects.filter(pk__in=cancelled_ids).update(
-                status=SessionStatus.CANCELLED,
-                cancelled_at=now,
-                cancel_reason=f"The group ended with its final session on {final_date}.",
-                updated_at=now,
-            )
-            SessionFacilitator.objects.filter(session_id__in=cancelled_ids).update(
-                is_cancelled=True
-            )
+        SessionFacilitator.objects.filter(session__in=later).update(is_cancelled=True)
+        later.update(
+            status=SessionStatus.CANCELLED,
+            cancelled_at=now,
+            cancel_reason=f"{FINALISED_REASON_PREFIX}{final_date.isoformat()}.",
+            updated_at=now,
+        )
 
         Group.objects.filter(pk=locked.pk).update(final_session_date=final_date)
         group.final_session_date = final_date
@@ -755,3 +996,82 @@ def group_sessions_finalise(
             },
         )
     return final
+
+
+def group_sessions_unfinalise(
+    *, group: Group, by: User, now: dt.datetime | None = None
+) -> list[GroupSession]:
+    """Undo :func:`group_sessions_finalise`: the group has no final session any more.
+
+    Clears ``is_final`` and ``group.final_session_date`` (on the given instance too),
+    restores to scheduled every future session that finalising cancelled (recognised by its
+    reason; sessions a person cancelled stay cancelled) with their facilitation rows, and
+    generates the schedule's missing sessions again (:func:`group_sessions_generate`), so
+    the series has no gap. Returns the restored and the generated sessions, in order.
+
+    Refuses with :class:`DoubleBookingError` when a facilitator or room of a restored or
+    generated session has been booked meanwhile (then nothing changes). Meant to run inside
+    the stage service's transaction, under the group's row lock. Writes
+    ``sessions.schedule.unfinalised``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock_group(group.pk)
+        GroupSession.objects.filter(group=locked, is_final=True).update(
+            is_final=False, updated_at=now
+        )
+        Group.objects.filter(pk=locked.pk).update(final_session_date=None)
+        locked.final_session_date = group.final_session_date = None
+
+        restorable = GroupSession.objects.filter(
+            group=locked,
+            status=SessionStatus.CANCELLED,
+            start__gt=now,
+            cancel_reason__startswith=FINALISED_REASON_PREFIX,
+        )
+        facilitations = list(
+            SessionFacilitator.objects.filter(session__in=restorable).select_related("facilitator")
+        )
+        sessions = list(restorable.order_by("start", "pk"))
+        if sessions:
+            by_session: dict[int, set[int]] = {}
+            for row in facilitations:
+                by_session.setdefault(row.session_id, set()).add(row.facilitator_id)
+            booking = _Booking(
+                requests=[
+                    BookingRequest(
+                        session.start,
+                        session.end,
+                        session.room_id,
+                        frozenset(by_session.get(session.pk, ())),
+                    )
+                    for session in sessions
+                ],
+                users={row.facilitator_id: row.facilitator for row in facilitations},
+                clinic_id=locked.clinic_id,
+            )
+            _ensure_free(booking)
+
+            def write() -> None:
+                SessionFacilitator.objects.filter(session__in=restorable).update(is_cancelled=False)
+                restorable.update(
+                    status=SessionStatus.SCHEDULED,
+                    cancelled_at=None,
+                    cancel_reason="",
+                    updated_at=now,
+                )
+
+            _write_guarded(write, booking)
+        created = group_sessions_generate(group=locked, now=now)
+        audit_log(
+            action="sessions.schedule.unfinalised",
+            actor=by,
+            clinic=locked.clinic,
+            obj=locked,
+            data={
+                "group_id": locked.pk,
+                "restored_session_ids": [session.pk for session in sessions],
+                "created_session_ids": [session.pk for session in created],
+            },
+        )
+    return sorted([*sessions, *created], key=lambda session: (session.start, session.pk))

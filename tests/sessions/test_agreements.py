@@ -8,7 +8,7 @@ from sessions.enums import AcceptanceMethod, EnrolmentStatus, GroupStatus
 from sessions.errors import AgreementError
 from sessions.models import Agreement, AgreementAcceptance
 from sessions.selectors.enrolment import agreement_current, agreement_is_accepted
-from sessions.services.enrolment import agreement_accept, agreement_publish
+from sessions.services.agreements import agreement_accept, agreement_publish
 from tests.factories.members import MemberFactory, UserFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory
 

@@ -10,7 +10,13 @@ from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import AttendanceStatus, EnrolmentStatus, SessionStatus
 from sessions.errors import AttendanceError, AttendanceLockedError
-from sessions.models import Attendance, AttendanceChange, GroupSession
+from sessions.models import (
+    Agreement,
+    AgreementAcceptance,
+    Attendance,
+    AttendanceChange,
+    GroupSession,
+)
 from sessions.selectors.attendance import session_attendance_sheet, session_expected_members
 from sessions.services.attendance import AttendanceEntry, attendance_record
 from tests.factories.members import ClinicFactory
@@ -92,6 +98,23 @@ def _present(*members):
     return [AttendanceEntry(member_id=m.pk, status=AttendanceStatus.PRESENT) for m in members]
 
 
+def _publish(group, version=1):
+    return Agreement.objects.create(
+        group=group, version=version, text=f"Version {version}", created_by=group.lead_facilitator
+    )
+
+
+def _accept(agreement, member):
+    return AgreementAcceptance.objects.create(
+        agreement=agreement, member=member, method="paper", recorded_by=agreement.created_by
+    )
+
+
+def _fresh(session):
+    """The session as a view would load it: nothing related cached."""
+    return GroupSession.objects.get(pk=session.pk)
+
+
 # --- who is expected -------------------------------------------------------------------
 
 
@@ -145,13 +168,15 @@ def test_expected_members_follow_the_clinics_local_date():
 
 
 @pytest.mark.parametrize("size", [1, 5])
-def test_expected_members_take_one_query_whatever_the_size(
+def test_expected_members_take_two_queries_whatever_the_size(
     group, session, size, django_assert_num_queries
 ):
     for _ in range(size):
         _enrol(group)
 
-    with django_assert_num_queries(1):
+    session = _fresh(session)
+
+    with django_assert_num_queries(2):
         members = session_expected_members(session=session)
 
     assert len(members) == size
@@ -167,7 +192,7 @@ def test_the_sheet_pairs_each_expected_member_with_their_row(group, session, fac
 
     sheet = session_attendance_sheet(session=session)
 
-    assert sheet == [(first, Attendance.objects.get(member=first)), (second, None)]
+    assert sheet == [(first, Attendance.objects.get(member=first), None), (second, None, None)]
 
 
 def test_the_sheet_keeps_a_recorded_member_who_is_no_longer_expected(group, session, facilitator):
@@ -177,21 +202,48 @@ def test_the_sheet_keeps_a_recorded_member_who_is_no_longer_expected(group, sess
 
     sheet = session_attendance_sheet(session=session)
 
-    assert sheet == [(member, Attendance.objects.get(member=member))]
+    assert sheet == [(member, Attendance.objects.get(member=member), None)]
+
+
+def test_the_sheet_shows_who_accepted_the_current_agreement(group, session, facilitator):
+    accepted = _enrol(group, member__preferred_name="Ada")
+    earlier_only = _enrol(group, member__preferred_name="Bo")
+    never = _enrol(group, member__preferred_name="Cy")
+    _accept(_publish(group, 1), earlier_only)
+    _accept(_publish(group, 2), accepted)
+    attendance_record(session=session, by=facilitator, entries=_present(accepted), now=AFTER)
+
+    sheet = session_attendance_sheet(session=session)
+
+    assert sheet == [
+        (accepted, Attendance.objects.get(member=accepted), True),
+        (earlier_only, None, False),
+        (never, None, False),
+    ]
 
 
 @pytest.mark.parametrize("size", [1, 5])
-def test_the_sheet_takes_two_queries_whatever_the_size(
+def test_the_sheet_takes_three_queries_whatever_the_size(
     group, session, facilitator, size, django_assert_num_queries
 ):
+    agreement = _publish(group)
     members = [_enrol(group) for _ in range(size)]
+    for member in members:
+        _accept(agreement, member)
     attendance_record(session=session, by=facilitator, entries=_present(*members), now=AFTER)
+    _enrol(group)  # expected, nothing recorded, not accepted
+    session = _fresh(session)
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         sheet = session_attendance_sheet(session=session)
-        recorders = {row.recorded_by for _, row in sheet}
+        recorders = {row.recorded_by for _, row, _ in sheet if row is not None}
+        accepted = [has_accepted for _, _, has_accepted in sheet]
 
-    assert (len(sheet), recorders) == (size, {facilitator})
+    assert (len(sheet), recorders, sorted(accepted)) == (
+        size + 1,
+        {facilitator},
+        [False] + [True] * size,
+    )
 
 
 # --- recording -------------------------------------------------------------------------
@@ -496,9 +548,13 @@ def test_each_call_writes_one_audit_entry_with_counts(group, session, facilitato
 def test_recording_takes_the_same_queries_for_1_or_5_members(
     group, session, facilitator, size, django_assert_num_queries
 ):
+    agreement = _publish(group)
     members = [_enrol(group) for _ in range(size)]
+    for member in members:
+        _accept(agreement, member)
+    session = _fresh(session)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         attendance_record(session=session, by=facilitator, entries=_present(*members), now=AFTER)
 
     assert len(_rows(session)) == size
@@ -511,11 +567,75 @@ def test_amending_takes_the_same_queries_for_1_or_5_members(
     members = [_enrol(group) for _ in range(size)]
     attendance_record(session=session, by=facilitator, entries=_present(*members), now=AFTER)
     absent = [AttendanceEntry(member_id=m.pk, status=AttendanceStatus.ABSENT) for m in members]
+    session = _fresh(session)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         attendance_record(session=session, by=facilitator, entries=absent, now=AFTER)
 
     assert len(_changes(session)) == size
+
+
+# --- the group agreement ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status", [AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.LEFT_EARLY]
+)
+def test_attending_without_accepting_the_agreement_is_refused(group, session, facilitator, status):
+    _publish(group)
+    member = _enrol(group)
+
+    with pytest.raises(AttendanceError) as refused:
+        attendance_record(
+            session=session,
+            by=facilitator,
+            entries=[AttendanceEntry(member_id=member.pk, status=status)],
+            now=AFTER,
+        )
+
+    assert str(refused.value) == (
+        f"Member #{member.pk} has not accepted the group's current agreement (version 1); "
+        "it must be accepted before they attend."
+    )
+    assert _rows(session) == []
+
+
+def test_an_acceptance_of_an_earlier_version_does_not_count(group, session, facilitator):
+    member = _enrol(group)
+    _accept(_publish(group, 1), member)
+    _publish(group, 2)
+
+    with pytest.raises(AttendanceError) as refused:
+        attendance_record(session=session, by=facilitator, entries=_present(member), now=AFTER)
+
+    assert str(refused.value) == (
+        f"Member #{member.pk} has not accepted the group's current agreement (version 2); "
+        "it must be accepted before they attend."
+    )
+
+
+def test_attending_after_accepting_the_current_agreement_is_recorded(group, session, facilitator):
+    member = _enrol(group)
+    _accept(_publish(group), member)
+
+    attendance_record(session=session, by=facilitator, entries=_present(member), now=AFTER)
+
+    assert _rows(session) == [(member.pk, AttendanceStatus.PRESENT, None, facilitator.pk, AFTER)]
+
+
+@pytest.mark.parametrize("status", [AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED])
+def test_an_absence_needs_no_accepted_agreement(group, session, facilitator, status):
+    _publish(group)
+    member = _enrol(group)
+
+    attendance_record(
+        session=session,
+        by=facilitator,
+        entries=[AttendanceEntry(member_id=member.pk, status=status)],
+        now=AFTER,
+    )
+
+    assert _rows(session) == [(member.pk, status, None, facilitator.pk, AFTER)]
 
 
 # --- the lock period -------------------------------------------------------------------
@@ -628,6 +748,38 @@ def test_an_admin_amendment_after_the_lock_is_kept(group, session, facilitator, 
             "session_completed": False,
         },
     )
+
+
+def test_an_admins_first_record_after_the_lock_is_kept_as_a_change(group, session, admin):
+    member = _enrol(group)
+    recorded_at = LOCK_AT + dt.timedelta(days=1)
+
+    attendance_record(
+        session=session,
+        by=admin,
+        entries=[AttendanceEntry(member_id=member.pk, status=AttendanceStatus.ABSENT)],
+        reason="Found the paper sign-in sheet.",
+        now=recorded_at,
+    )
+
+    assert _changes(session) == [
+        (
+            member.pk,
+            "",
+            AttendanceStatus.ABSENT,
+            None,
+            None,
+            admin.pk,
+            recorded_at,
+            "Found the paper sign-in sheet.",
+        )
+    ]
+
+
+def test_a_record_before_the_lock_writes_no_change(group, session, facilitator):
+    attendance_record(session=session, by=facilitator, entries=_present(_enrol(group)), now=AFTER)
+
+    assert _changes(session) == []
 
 
 def test_an_admin_of_another_clinic_cannot_amend_after_the_lock(

@@ -4,9 +4,10 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections, transaction
 
 from members.enums import Role
+from sessions.enums import SessionStatus
 from sessions.errors import DoubleBookingError
 from sessions.models import GroupSession, SessionFacilitator
 from sessions.services import scheduling
@@ -197,7 +198,7 @@ def test_a_booking_in_another_clinic_is_refused_without_naming_it(clinic, alex, 
         _once(group, dt.time(18, 0))
 
     assert (str(refused.value), refused.value.conflict_id) == (
-        "Facilitator Alex Example is already booked at that time in another clinic.",
+        "Facilitator Alex Example is not available at that time.",
         None,
     )
 
@@ -222,6 +223,58 @@ def test_one_conflict_anywhere_in_the_series_refuses_the_whole_series(clinic, al
     assert (refused.value.conflict_id, GroupSession.objects.filter(group=group).count()) == (
         late.pk,
         0,
+    )
+
+
+@pytest.mark.django_db
+def test_editing_the_series_into_a_clash_is_refused_and_changes_nothing(clinic, alex, booked):
+    group = _group(clinic, alex)
+    [session] = _once(group, dt.time(20, 0))
+
+    with pytest.raises(DoubleBookingError) as refused:
+        _once(group, dt.time(18, 30))
+
+    assert (str(refused.value), refused.value.conflict_id) == (
+        f"Facilitator Alex Example is already booked: Tuesday group, Tue 2026-06-02 18:00 "
+        f"(session #{booked.pk}).",
+        booked.pk,
+    )
+    assert list(GroupSession.objects.filter(group=group).values_list("pk", "start")) == [
+        (session.pk, _utc(2026, 6, 2, 19, 0))
+    ]
+
+
+@pytest.mark.django_db
+def test_editing_the_series_checks_a_substitute_at_the_new_time(clinic, alex, booked):
+    sam = _facilitator(clinic, "Sam Other")
+    group = _group(clinic, sam)
+    [session] = _once(group, dt.time(20, 0))
+    group_session_move(session=session, by=sam, facilitators=[alex], now=NOW)
+
+    with pytest.raises(DoubleBookingError) as refused:
+        _once(group, dt.time(18, 30))
+
+    assert (str(refused.value), refused.value.conflict_id) == (
+        f"Facilitator Alex Example is already booked: Tuesday group, Tue 2026-06-02 18:00 "
+        f"(session #{booked.pk}).",
+        booked.pk,
+    )
+
+
+@pytest.mark.django_db
+def test_editing_the_series_checks_a_sessions_own_room_at_the_new_time(clinic, booked):
+    sam = _facilitator(clinic, "Sam Other")
+    group = _group(clinic, sam)
+    [session] = _once(group, dt.time(20, 0))
+    group_session_move(session=session, by=sam, room=booked.room, now=NOW)
+
+    with pytest.raises(DoubleBookingError) as refused:
+        _once(group, dt.time(18, 30))
+
+    assert (str(refused.value), refused.value.conflict_id) == (
+        f"Room {booked.room.name} is already booked: Tuesday group, Tue 2026-06-02 18:00 "
+        f"(session #{booked.pk}).",
+        booked.pk,
     )
 
 
@@ -298,3 +351,87 @@ def test_two_simultaneous_bookings_of_one_facilitator_let_exactly_one_through(mo
     assert list(GroupSession.objects.values_list("pk", flat=True)) == [winner.pk]
     # The loser looked twice: once before writing, once after the constraint refused it.
     assert sorted(looks.count(ident) for ident in set(looks)) == [1, 2]
+
+
+def _insert(group, start, minutes=90, status=SessionStatus.SCHEDULED):
+    """A session written straight to the database, past every check of the services."""
+    return GroupSession.objects.create(
+        group=group,
+        start=start,
+        end=start + dt.timedelta(minutes=minutes),
+        room=group.room,
+        status=status,
+        stage=group.stage,
+    )
+
+
+def _insert_facilitation(session, user):
+    return SessionFacilitator.objects.create(
+        session=session,
+        facilitator=user,
+        start=session.start,
+        end=session.end,
+        is_cancelled=session.status == SessionStatus.CANCELLED,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_database_allows_back_to_back_sessions_in_one_room_with_one_facilitator(clinic, alex):
+    first = GroupFactory(clinic=clinic, lead_facilitator=alex)
+    second = GroupFactory(clinic=clinic, lead_facilitator=alex, room=first.room)
+    earlier = _insert(first, _utc(2026, 6, 2, 17, 0))
+    later = _insert(second, _utc(2026, 6, 2, 18, 30))
+
+    _insert_facilitation(earlier, alex)
+    _insert_facilitation(later, alex)
+
+    assert list(GroupSession.objects.values_list("room_id", "start", "end")) == [
+        (first.room_id, _utc(2026, 6, 2, 17, 0), _utc(2026, 6, 2, 18, 30)),
+        (first.room_id, _utc(2026, 6, 2, 18, 30), _utc(2026, 6, 2, 20, 0)),
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_database_lets_a_cancelled_session_block_nobody(clinic, alex):
+    first = GroupFactory(clinic=clinic, lead_facilitator=alex)
+    second = GroupFactory(clinic=clinic, lead_facilitator=alex, room=first.room)
+    cancelled = _insert(first, _utc(2026, 6, 2, 17, 0), status=SessionStatus.CANCELLED)
+    _insert_facilitation(cancelled, alex)
+
+    overlapping = _insert(second, _utc(2026, 6, 2, 17, 30))
+    _insert_facilitation(overlapping, alex)
+
+    assert sorted(GroupSession.objects.values_list("status", flat=True)) == [
+        SessionStatus.CANCELLED,
+        SessionStatus.SCHEDULED,
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_database_refuses_one_room_in_overlapping_sessions(clinic, alex):
+    first = GroupFactory(clinic=clinic, lead_facilitator=alex)
+    second = GroupFactory(clinic=clinic, room=first.room)
+    _insert(first, _utc(2026, 6, 2, 17, 0))
+
+    with pytest.raises(IntegrityError) as refused, transaction.atomic():
+        _insert(second, _utc(2026, 6, 2, 18, 0))
+
+    assert refused.value.__cause__.diag.constraint_name == "session_room_no_overlap"
+    assert GroupSession.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_database_refuses_one_facilitator_in_overlapping_sessions(clinic, alex):
+    first = _insert(GroupFactory(clinic=clinic), _utc(2026, 6, 2, 17, 0))
+    second = _insert(GroupFactory(clinic=clinic), _utc(2026, 6, 2, 18, 0))
+    _insert_facilitation(first, alex)
+
+    with pytest.raises(IntegrityError) as refused, transaction.atomic():
+        _insert_facilitation(second, alex)
+
+    assert refused.value.__cause__.diag.constraint_name == "facilitator_no_overlap"
+    assert SessionFacilitator.objects.count() == 1

@@ -511,6 +511,49 @@ def test_withdraw_of_a_referred_member_sets_no_leaving_date(group):
     assert (withdrawn.status, withdrawn.left_on) == (EnrolmentStatus.WITHDRAWN, None)
 
 
+@pytest.mark.parametrize("leave", [enrolment_withdraw, enrolment_complete, enrolment_discharge])
+@time_machine.travel(NOW, tick=False)
+def test_leaving_records_the_instant_of_leaving(active, leave):
+    left = leave(enrolment=active, by=active.group.lead_facilitator)
+
+    left.refresh_from_db()
+    assert (left.left_on, left.left_at) == (CLINIC_TODAY, NOW)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_withdraw_before_joining_records_the_instant_but_no_leaving_date(group):
+    enrolment = EnrolmentFactory(group=group, status=EnrolmentStatus.WAITLISTED)
+
+    withdrawn = enrolment_withdraw(enrolment=enrolment, by=group.lead_facilitator)
+
+    withdrawn.refresh_from_db()
+    assert (withdrawn.left_on, withdrawn.left_at) == (None, NOW)
+
+
+@pytest.mark.parametrize(
+    ("leave", "action"),
+    [
+        (enrolment_withdraw, "sessions.enrolment.withdrawn"),
+        (enrolment_complete, "sessions.enrolment.completed"),
+        (enrolment_discharge, "sessions.enrolment.discharged"),
+    ],
+)
+def test_the_leave_note_is_kept_on_the_enrolment_and_out_of_the_audit_log(active, leave, action):
+    leave(
+        enrolment=active,
+        by=active.group.lead_facilitator,
+        today=dt.date(2026, 6, 1),
+        note="  Panic attacks in the last two sessions; referred back to individual care.  ",
+    )
+
+    active.refresh_from_db()
+    entry = AuditEntry.objects.get(action=action)
+    assert (active.leave_note, entry.data) == (
+        "Panic attacks in the last two sessions; referred back to individual care.",
+        {"group_id": active.group_id, "member_id": active.member_id, "left_on": "2026-06-01"},
+    )
+
+
 def test_complete_ends_an_active_enrolment(active):
     completed = enrolment_complete(
         enrolment=active, by=active.group.lead_facilitator, today=dt.date(2026, 8, 1)
@@ -567,6 +610,15 @@ def test_decline_closes_a_referral(group):
         None,
         ["sessions.enrolment.declined"],
     )
+
+
+def test_decline_records_no_leaving_instant(group):
+    enrolment = EnrolmentFactory(group=group, status=EnrolmentStatus.REFERRED)
+
+    declined = enrolment_decline(enrolment=enrolment, by=group.lead_facilitator)
+
+    declined.refresh_from_db()
+    assert (declined.left_at, declined.leave_note) == (None, "")
 
 
 def test_decline_of_an_active_member_is_refused(active):

@@ -1,17 +1,22 @@
 """Schedules, session generation, moving, cancelling and the final session."""
 
 import datetime as dt
+import threading
+import time
 import zoneinfo
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from members.enums import Role
 from members.models import AuditEntry
-from sessions.enums import AttendanceStatus, SessionStatus, Stage
+from sessions.enums import AttendanceStatus, EnrolmentStatus, SessionStatus, Stage
 from sessions.errors import ScheduleError, SessionChangeError
 from sessions.models import Attendance, GroupSession, Schedule, SessionFacilitator
+from sessions.services import attendance as attendance_services
+from sessions.services import scheduling
+from sessions.services.attendance import AttendanceEntry, attendance_cant_attend, attendance_record
 from sessions.services.scheduling import (
     group_session_cancel,
     group_session_move,
@@ -21,8 +26,13 @@ from sessions.services.scheduling import (
     rrule_validate,
     schedule_set,
 )
-from tests.factories.members import ClinicFactory, ClinicRoleFactory, MemberFactory
-from tests.factories.sessions import GroupFactory, RoomFactory
+from tests.factories.members import ClinicFactory, ClinicRoleFactory, MemberFactory, UserFactory
+from tests.factories.sessions import (
+    EnrolmentFactory,
+    GroupFactory,
+    GroupSessionFactory,
+    RoomFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -388,8 +398,47 @@ def test_schedule_set_is_audited_with_ids_and_codes_only():
             "start_time": "18:00",
             "duration_minutes": 90,
             "removed_session_ids": [],
+            "updated_session_ids": [],
             "created_session_ids": [s.pk for s in sessions],
         },
+    )
+
+
+def test_a_schedule_ending_before_its_first_date_is_refused():
+    group = GroupFactory()
+
+    with pytest.raises(ScheduleError) as refused:
+        _set(group, "FREQ=WEEKLY;BYDAY=TU;UNTIL=20260526")
+
+    assert str(refused.value) == (
+        "This schedule would have no sessions: it ends on 2026-05-26 (UNTIL), before its "
+        "first meeting day on or after 2026-06-02."
+    )
+    assert (Schedule.objects.filter(group=group).exists(), _starts(group)) == (False, [])
+
+
+def test_a_schedule_starting_after_the_planned_end_is_refused():
+    group = GroupFactory(planned_end=dt.date(2026, 5, 31))
+
+    with pytest.raises(ScheduleError) as refused:
+        _set(group)
+
+    assert str(refused.value) == (
+        "This schedule would have no sessions: its first session (2026-06-02) is after the "
+        "group's planned end (2026-05-31)."
+    )
+    assert (Schedule.objects.filter(group=group).exists(), _starts(group)) == (False, [])
+
+
+def test_a_schedule_starting_after_the_final_session_is_refused():
+    group = GroupFactory(final_session_date=dt.date(2026, 6, 1))
+
+    with pytest.raises(ScheduleError) as refused:
+        _set(group)
+
+    assert str(refused.value) == (
+        "This schedule would have no sessions: its first session (2026-06-02) is after the "
+        "group's final session (2026-06-01)."
     )
 
 
@@ -433,14 +482,10 @@ def test_editing_the_series_keeps_a_future_session_with_attendance():
     _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3", start_time=dt.time(19, 0))
 
     assert list(GroupSession.objects.filter(group=group).values_list("pk", "start")) == [
-        (GroupSession.objects.get(group=group, series_date=TUESDAY).pk, _utc(2026, 6, 2, 18, 0)),
+        (sessions[0].pk, _utc(2026, 6, 2, 18, 0)),
         (sessions[1].pk, _utc(2026, 6, 9, 17, 0)),
-        (
-            GroupSession.objects.get(group=group, series_date=dt.date(2026, 6, 16)).pk,
-            _utc(2026, 6, 16, 18, 0),
-        ),
+        (sessions[2].pk, _utc(2026, 6, 16, 18, 0)),
     ]
-    assert sessions[0].pk not in {s.pk for s in GroupSession.objects.all()}
 
 
 def test_editing_the_series_keeps_moved_and_cancelled_sessions():
@@ -482,6 +527,141 @@ def test_editing_the_series_keeps_an_extra_session():
     ]
 
 
+def _series_rows(group):
+    return list(
+        GroupSession.objects.filter(group=group).values_list(
+            "pk", "series_date", "start", "end", "is_moved"
+        )
+    )
+
+
+def test_editing_the_time_updates_the_same_sessions_in_place():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3", start_time=dt.time(19, 0), duration_minutes=60)
+
+    assert _series_rows(group) == [
+        (
+            s.pk,
+            s.series_date,
+            s.start + dt.timedelta(hours=1),
+            s.start + dt.timedelta(hours=2),
+            False,
+        )
+        for s in sessions
+    ]
+
+
+def test_editing_the_time_keeps_the_facilitation_rows_in_step():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2", start_time=dt.time(19, 0))
+
+    assert list(
+        SessionFacilitator.objects.order_by("session_id").values_list(
+            "session_id", "facilitator_id", "start", "end", "is_cancelled"
+        )
+    ) == [
+        (
+            s.pk,
+            group.lead_facilitator.pk,
+            s.start + dt.timedelta(hours=1),
+            s.end + dt.timedelta(hours=1),
+            False,
+        )
+        for s in sessions
+    ]
+
+
+def test_editing_the_series_keeps_a_room_change_of_one_session():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
+    room = RoomFactory(clinic=group.clinic)
+    group_session_move(session=sessions[1], by=group.lead_facilitator, room=room, now=NOW)
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2", start_time=dt.time(19, 0))
+
+    assert list(
+        GroupSession.objects.filter(group=group).values_list("pk", "room_id", "start", "is_moved")
+    ) == [
+        (sessions[0].pk, group.room_id, _utc(2026, 6, 2, 18, 0), False),
+        (sessions[1].pk, room.pk, _utc(2026, 6, 9, 18, 0), False),
+    ]
+
+
+def test_editing_the_series_keeps_a_substitute_and_moves_their_times():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
+    substitute = _facilitator(group.clinic)
+    group_session_move(
+        session=sessions[1], by=group.lead_facilitator, facilitators=[substitute], now=NOW
+    )
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2", start_time=dt.time(19, 0))
+
+    assert list(
+        SessionFacilitator.objects.order_by("session_id").values_list(
+            "session_id", "facilitator_id", "start"
+        )
+    ) == [
+        (sessions[0].pk, group.lead_facilitator.pk, _utc(2026, 6, 2, 18, 0)),
+        (sessions[1].pk, substitute.pk, _utc(2026, 6, 9, 18, 0)),
+    ]
+
+
+def test_editing_the_series_keeps_a_sessions_topic():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
+    GroupSession.objects.filter(pk=sessions[0].pk).update(topic="Values and goals")
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2", start_time=dt.time(19, 0))
+
+    assert list(GroupSession.objects.filter(group=group).values_list("pk", "topic", "start")) == [
+        (sessions[0].pk, "Values and goals", _utc(2026, 6, 2, 18, 0)),
+        (sessions[1].pk, "", _utc(2026, 6, 9, 18, 0)),
+    ]
+
+
+def test_shortening_the_series_deletes_only_the_dates_it_drops():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=5")
+
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    assert _series_rows(group) == [
+        (s.pk, s.series_date, s.start, s.end, False) for s in sessions[:3]
+    ]
+
+
+def test_lengthening_the_series_creates_only_the_missing_dates():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    future = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=5")
+
+    assert [s.pk for s in future[:3]] == [s.pk for s in sessions]
+    assert [s.series_date for s in future] == _weeks(TUESDAY, 5)
+
+
+def test_editing_the_series_audits_which_sessions_changed():
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    future = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=4", start_time=dt.time(19, 0), now=LATER)
+
+    entry = AuditEntry.objects.filter(action="sessions.schedule.set").latest("pk")
+    assert {
+        key: entry.data[key]
+        for key in ("removed_session_ids", "updated_session_ids", "created_session_ids")
+    } == {
+        "removed_session_ids": [],
+        "updated_session_ids": [sessions[2].pk],
+        "created_session_ids": [future[-1].pk],
+    }
+
+
 # --- query count ---------------------------------------------------------------------------
 
 
@@ -509,6 +689,31 @@ def test_generating_a_year_takes_as_many_queries_as_a_month():
     year_sessions, year_rows, year_queries = _queries_to_generate(52)
 
     assert (four_sessions, four_rows, year_sessions, year_rows) == (4, 12, 52, 156)
+    assert year_queries == four_queries
+
+
+def _queries_to_edit(weeks):
+    group = GroupFactory(planned_end=dt.date(2027, 12, 31))
+    group.co_facilitators.add(_facilitator(group.clinic), _facilitator(group.clinic))
+    rrule = f"FREQ=WEEKLY;BYDAY=TU;COUNT={weeks}"
+    sessions = _set(group, rrule)
+    with CaptureQueriesContext(connection) as queries:
+        _set(group, rrule, start_time=dt.time(19, 0))
+    starts = set(
+        SessionFacilitator.objects.filter(session__group=group).values_list("session_id", "start")
+    )
+    return (
+        starts == {(s.pk, s.start + dt.timedelta(hours=1)) for s in sessions},
+        len(starts),
+        len(queries),
+    )
+
+
+def test_editing_a_year_in_place_takes_as_many_queries_as_a_month():
+    four_moved, four_rows, four_queries = _queries_to_edit(4)
+    year_moved, year_rows, year_queries = _queries_to_edit(52)
+
+    assert (four_moved, four_rows, year_moved, year_rows) == (True, 4, True, 52)
     assert year_queries == four_queries
 
 
@@ -548,7 +753,8 @@ def test_moving_a_session_to_another_room_of_the_clinic(series):
 
     moved = group_session_move(session=sessions[0], by=group.lead_facilitator, room=room, now=NOW)
 
-    assert (moved.room, moved.start, moved.is_moved) == (room, sessions[0].start, True)
+    moved.refresh_from_db()
+    assert (moved.room, moved.start, moved.is_moved) == (room, sessions[0].start, False)
 
 
 def test_a_substitute_replaces_the_facilitators_of_one_session(series):
@@ -568,6 +774,35 @@ def test_a_substitute_replaces_the_facilitators_of_one_session(series):
             (sessions[2].pk, group.lead_facilitator.pk, sessions[2].start),
         ]
     )
+
+
+def test_a_substitute_does_not_mark_the_session_moved(series):
+    group, sessions = series
+
+    group_session_move(
+        session=sessions[1],
+        by=group.lead_facilitator,
+        facilitators=[_facilitator(group.clinic)],
+        now=NOW,
+    )
+
+    assert GroupSession.objects.get(pk=sessions[1].pk).is_moved is False
+
+
+def test_a_substitute_for_a_session_under_way_is_allowed(series):
+    group, sessions = series
+    substitute = _facilitator(group.clinic)
+
+    group_session_move(
+        session=sessions[0],
+        by=group.lead_facilitator,
+        facilitators=[substitute],
+        now=sessions[0].start + dt.timedelta(minutes=10),
+    )
+
+    assert list(
+        SessionFacilitator.objects.filter(session=sessions[0]).values_list("facilitator_id")
+    ) == [(substitute.pk,)]
 
 
 def test_a_clinic_admin_may_stand_in(series):
@@ -650,6 +885,66 @@ def test_moving_a_session_into_the_past_is_refused(series):
 
     assert _refused_move(sessions[1], start=_utc(2026, 5, 30, 9)) == (
         "A session cannot be moved to a time in the past."
+    )
+
+
+def test_moving_the_time_of_a_session_under_way_is_refused(series):
+    _, sessions = series
+
+    message = _refused_move(
+        sessions[0], end=_utc(2026, 6, 2, 19, 0), now=sessions[0].start + dt.timedelta(minutes=10)
+    )
+
+    assert message == "This session has already started; its time can no longer change."
+    assert GroupSession.objects.get(pk=sessions[0].pk).end == _utc(2026, 6, 2, 18, 30)
+
+
+def test_moving_the_time_of_a_session_with_attendance_is_refused(series):
+    _, sessions = series
+    _record_attendance(sessions[1])
+
+    assert _refused_move(sessions[1], start=_utc(2026, 6, 10, 17)) == (
+        "This session already has attendance recorded; its time can no longer change."
+    )
+
+
+def test_moving_a_session_past_the_final_session_date_is_refused():
+    group = GroupFactory(final_session_date=dt.date(2026, 6, 9))
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    assert _refused_move(sessions[0], start=_utc(2026, 6, 10, 17)) == (
+        "The group's final session is on 2026-06-09; a session cannot be moved past it."
+    )
+
+
+def test_moving_the_final_session_to_another_day_is_refused():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+    group_sessions_finalise(
+        group=group, final_date=dt.date(2026, 6, 9), by=group.lead_facilitator, now=NOW
+    )
+
+    assert _refused_move(sessions[1], start=_utc(2026, 6, 8, 17)) == (
+        "This is the group's final session; change the final date through the group's stage."
+    )
+
+
+def test_moving_a_session_past_the_planned_end_is_refused():
+    group = GroupFactory(planned_end=dt.date(2026, 6, 16))
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    assert _refused_move(sessions[2], start=_utc(2026, 6, 17, 17)) == (
+        "The group is planned to end on 2026-06-16; a session cannot be moved past it."
+    )
+
+
+def test_moving_a_session_of_an_archived_group_is_refused(series):
+    group, sessions = series
+    group.status = "archived"
+    group.save()
+
+    assert _refused_move(sessions[0], start=_utc(2026, 6, 4, 9)) == (
+        "This group is archived; its sessions can no longer change."
     )
 
 
@@ -757,6 +1052,18 @@ def test_cancelling_twice_is_refused(series):
     assert str(refused.value) == "This session is already cancelled."
 
 
+def test_cancelling_a_session_of_an_archived_group_is_refused(series):
+    group, sessions = series
+    group.status = "archived"
+    group.save()
+
+    with pytest.raises(SessionChangeError) as refused:
+        group_session_cancel(session=sessions[0], by=group.lead_facilitator, reason="Ill", now=NOW)
+
+    assert str(refused.value) == "This group is archived; its sessions can no longer change."
+    assert GroupSession.objects.get(pk=sessions[0].pk).status == SessionStatus.SCHEDULED
+
+
 def test_cancelling_a_session_that_is_over_is_refused(series):
     group, sessions = series
 
@@ -834,9 +1141,90 @@ def test_finalising_on_a_date_without_a_session_is_refused_naming_the_date():
         )
 
     assert str(refused.value) == (
-        "There is no scheduled session of this group on 2026-06-10 to be its final session."
+        "There is no scheduled or held session of this group on 2026-06-10 to be its final session."
     )
     assert (group.final_session_date, len(_starts(group))) == (None, 3)
+
+
+def test_finalising_on_a_session_already_held_is_accepted():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=4")
+    member = EnrolmentFactory(
+        group=group, status=EnrolmentStatus.ACTIVE, joined_on=dt.date(2026, 5, 5)
+    ).member
+    after = sessions[1].end + dt.timedelta(hours=1)
+    attendance_record(
+        session=sessions[1],
+        by=group.lead_facilitator,
+        entries=[AttendanceEntry(member_id=member.pk, status=AttendanceStatus.PRESENT)],
+        now=after,
+    )
+
+    final = group_sessions_finalise(
+        group=group, final_date=dt.date(2026, 6, 9), by=group.lead_facilitator, now=after
+    )
+
+    assert (final.pk, final.status, final.is_final) == (
+        sessions[1].pk,
+        SessionStatus.COMPLETED,
+        True,
+    )
+    assert [s.pk for s in GroupSession.objects.filter(group=group)] == [
+        sessions[0].pk,
+        sessions[1].pk,
+    ]
+
+
+def test_finalising_on_a_cancelled_session_is_refused():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+    group_session_cancel(session=sessions[1], by=group.lead_facilitator, reason="Ill", now=NOW)
+
+    with pytest.raises(ScheduleError) as refused:
+        group_sessions_finalise(
+            group=group, final_date=dt.date(2026, 6, 9), by=group.lead_facilitator, now=NOW
+        )
+
+    assert str(refused.value) == (
+        "There is no scheduled or held session of this group on 2026-06-09 to be its final session."
+    )
+
+
+def test_finalising_cancels_an_extra_session_after_the_final_date():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=2")
+    extra = GroupSessionFactory(group=group, start=_utc(2026, 6, 12, 9))
+
+    group_sessions_finalise(group=group, final_date=TUESDAY, by=group.lead_facilitator, now=NOW)
+
+    assert list(
+        GroupSession.objects.filter(group=group, start__gt=_utc(2026, 6, 3)).values_list(
+            "pk", "series_date", "status", "cancel_reason"
+        )
+    ) == [
+        (
+            extra.pk,
+            None,
+            SessionStatus.CANCELLED,
+            "The group ended with its final session on 2026-06-02.",
+        )
+    ]
+
+
+def test_finalising_cancels_a_later_session_with_a_substitute():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+    substitute = _facilitator(group.clinic)
+    group_session_move(
+        session=sessions[2], by=group.lead_facilitator, facilitators=[substitute], now=NOW
+    )
+
+    group_sessions_finalise(group=group, final_date=TUESDAY, by=group.lead_facilitator, now=NOW)
+
+    assert list(GroupSession.objects.filter(group=group).values_list("pk", "status")) == [
+        (sessions[0].pk, SessionStatus.SCHEDULED),
+        (sessions[2].pk, SessionStatus.CANCELLED),
+    ]
 
 
 def test_finalising_uses_the_clinics_local_date():
@@ -865,3 +1253,120 @@ def test_after_finalising_generation_stops_at_the_final_date():
     created = group_sessions_generate(group=group, now=NOW)
 
     assert (created, len(_starts(group))) == ([], 2)
+
+
+# --- concurrency (PostgreSQL) --------------------------------------------------------------
+
+
+def _hold_until_another_connection_waits(timeout=10.0):
+    """Poll until some other connection waits for a lock this connection holds."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+
+
+def _race_with_a_series_edit(module, monkeypatch, action, first_write, group):
+    """Run ``first_write`` until its audit entry (its last statement, locks held), start a
+    series edit of ``group`` to 19:00, and let ``first_write`` commit only once the edit
+    waits for one of its locks. Returns the errors of both threads."""
+    real_audit = module.audit_log
+    holding = threading.Event()
+
+    def audit_then_hold(**kwargs):
+        entry = real_audit(**kwargs)
+        if kwargs["action"] == action:
+            holding.set()
+            _hold_until_another_connection_waits()
+        return entry
+
+    monkeypatch.setattr(module, "audit_log", audit_then_hold)
+    errors = []
+
+    def run(write):
+        try:
+            write()
+        except Exception as exc:  # any failure in the thread is reported by the assertion
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def edit():
+        _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3", start_time=dt.time(19, 0))
+
+    first = threading.Thread(target=run, args=(first_write,))
+    first.start()
+    assert holding.wait(timeout=10)
+    second = threading.Thread(target=run, args=(edit,))
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    return errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_a_series_edit_is_never_undone(monkeypatch):
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+
+    def cancel():
+        group_session_cancel(
+            session=GroupSession.objects.get(pk=sessions[1].pk),
+            by=group.lead_facilitator,
+            reason="Holiday",
+            now=NOW,
+        )
+
+    errors = _race_with_a_series_edit(
+        scheduling, monkeypatch, "sessions.session.cancelled", cancel, group
+    )
+
+    assert errors == []
+    assert list(GroupSession.objects.filter(group=group).values_list("pk", "start", "status")) == [
+        (sessions[0].pk, _utc(2026, 6, 2, 18, 0), SessionStatus.SCHEDULED),
+        (sessions[1].pk, _utc(2026, 6, 9, 17, 0), SessionStatus.CANCELLED),
+        (sessions[2].pk, _utc(2026, 6, 16, 18, 0), SessionStatus.SCHEDULED),
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_i_cant_come_during_a_series_edit_keeps_the_session(monkeypatch):
+    group = GroupFactory()
+    sessions = _set(group, "FREQ=WEEKLY;BYDAY=TU;COUNT=3")
+    member = EnrolmentFactory(
+        group=group,
+        status=EnrolmentStatus.ACTIVE,
+        joined_on=dt.date(2026, 5, 5),
+        member__user=UserFactory(),
+    ).member
+
+    def cant_come():
+        attendance_cant_attend(
+            session=GroupSession.objects.get(pk=sessions[1].pk),
+            member=member,
+            by=member.user,
+            now=NOW,
+        )
+
+    errors = _race_with_a_series_edit(
+        attendance_services, monkeypatch, "sessions.attendance.cant_attend", cant_come, group
+    )
+
+    assert errors == []
+    assert list(GroupSession.objects.filter(group=group).values_list("pk", "start")) == [
+        (sessions[0].pk, _utc(2026, 6, 2, 18, 0)),
+        (sessions[1].pk, _utc(2026, 6, 9, 17, 0)),
+        (sessions[2].pk, _utc(2026, 6, 16, 18, 0)),
+    ]
+    assert list(Attendance.objects.values_list("session_id", "member_id", "status")) == [
+        (sessions[1].pk, member.pk, AttendanceStatus.EXCUSED)
+    ]

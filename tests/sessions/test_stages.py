@@ -1,12 +1,18 @@
 import datetime as dt
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import STAGE_GUIDANCE, SessionStatus, Stage
-from sessions.errors import ScheduleError, StageChangeError
-from sessions.models import GroupSession, StageTransition
+from sessions.errors import DoubleBookingError, ScheduleError, StageChangeError
+from sessions.models import GroupSession, SessionFacilitator, StageTransition
 from sessions.services.groups import stage_change
+from sessions.services.scheduling import group_session_cancel, group_session_move, schedule_set
+from tests.factories.members import ClinicRoleFactory
 from tests.factories.sessions import GroupFactory, GroupSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,9 +103,40 @@ def _weekly_sessions(group, first_start, weeks):
     ]
 
 
+def _schedule(group, count):
+    """Tuesdays at 18:00 London time (17:00 UTC) from 2 June 2026."""
+    return schedule_set(
+        group=group,
+        rrule=f"FREQ=WEEKLY;BYDAY=TU;COUNT={count}",
+        first_date=dt.date(2026, 6, 2),
+        start_time=dt.time(18, 0),
+        duration_minutes=90,
+        by=group.lead_facilitator,
+        now=NOW,
+    )
+
+
+def _adjourn(group, final_date):
+    stage_change(
+        group=group,
+        to=Stage.ADJOURNING,
+        by=group.lead_facilitator,
+        final_session_date=final_date,
+        now=NOW,
+    )
+
+
+def _sessions(group):
+    return list(
+        GroupSession.objects.filter(group=group).values_list(
+            "pk", "series_date", "status", "cancel_reason", "is_final", "stage"
+        )
+    )
+
+
 def test_adjourning_marks_the_final_session_and_drops_later_ones():
     group = GroupFactory(stage=Stage.PERFORMING)  # Europe/London clinic
-    sessions = _weekly_sessions(group, dt.datetime(2026, 6, 2, 17, 0, tzinfo=dt.UTC), 6)
+    sessions = _schedule(group, 6)
 
     stage_change(
         group=group,
@@ -137,19 +174,149 @@ def test_adjourning_on_a_date_without_a_session_is_refused():
     assert (group.stage, group.final_session_date) == (Stage.PERFORMING, None)
 
 
+def test_adjourning_a_group_without_a_schedule_cancels_later_sessions():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _weekly_sessions(group, dt.datetime(2026, 6, 2, 17, 0, tzinfo=dt.UTC), 3)
+
+    _adjourn(group, dt.date(2026, 6, 2))
+
+    reason = "The group ended with its final session on 2026-06-02."
+    assert _sessions(group) == [
+        (sessions[0].pk, dt.date(2026, 6, 2), SessionStatus.SCHEDULED, "", True, Stage.ADJOURNING),
+        (
+            sessions[1].pk,
+            dt.date(2026, 6, 9),
+            SessionStatus.CANCELLED,
+            reason,
+            False,
+            Stage.PERFORMING,
+        ),
+        (
+            sessions[2].pk,
+            dt.date(2026, 6, 16),
+            SessionStatus.CANCELLED,
+            reason,
+            False,
+            Stage.PERFORMING,
+        ),
+    ]
+
+
 def test_leaving_adjourning_lifts_the_final_date():
     group = GroupFactory(stage=Stage.PERFORMING)
-    _weekly_sessions(group, dt.datetime(2026, 6, 2, 17, 0, tzinfo=dt.UTC), 3)
+    _schedule(group, 3)
     by = group.lead_facilitator
-    stage_change(
-        group=group, to=Stage.ADJOURNING, by=by, final_session_date=dt.date(2026, 6, 9), now=NOW
-    )
+    _adjourn(group, dt.date(2026, 6, 9))
 
     stage_change(group=group, to=Stage.PERFORMING, by=by, note="Funding extended.", now=NOW)
 
     group.refresh_from_db()
     assert (group.stage, group.final_session_date) == (Stage.PERFORMING, None)
     assert not GroupSession.objects.filter(group=group, is_final=True).exists()
+
+
+def test_leaving_adjourning_brings_the_dropped_sessions_back():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _schedule(group, 4)
+    _adjourn(group, dt.date(2026, 6, 9))
+
+    stage_change(
+        group=group, to=Stage.PERFORMING, by=group.lead_facilitator, note="Extended.", now=NOW
+    )
+
+    assert [row[1:] for row in _sessions(group)] == [
+        (s.series_date, SessionStatus.SCHEDULED, "", False, Stage.PERFORMING) for s in sessions
+    ]
+    assert list(
+        SessionFacilitator.objects.order_by("start").values_list("facilitator_id", "start")
+    ) == [(group.lead_facilitator.pk, s.start) for s in sessions]
+
+
+def test_leaving_adjourning_restores_the_sessions_adjourning_cancelled():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _schedule(group, 3)
+    moved = group_session_move(
+        session=sessions[2],
+        by=group.lead_facilitator,
+        start=dt.datetime(2026, 6, 17, 17, 0, tzinfo=dt.UTC),
+        now=NOW,
+    )
+    extra = GroupSessionFactory(group=group, start=dt.datetime(2026, 6, 12, 9, 0, tzinfo=dt.UTC))
+    _adjourn(group, dt.date(2026, 6, 2))
+
+    stage_change(
+        group=group, to=Stage.PERFORMING, by=group.lead_facilitator, note="Extended.", now=NOW
+    )
+
+    assert [
+        (pk, status, reason, stage) for pk, _, status, reason, _, stage in _sessions(group)
+    ] == [
+        (sessions[0].pk, SessionStatus.SCHEDULED, "", Stage.PERFORMING),
+        (
+            GroupSession.objects.get(series_date=dt.date(2026, 6, 9)).pk,
+            SessionStatus.SCHEDULED,
+            "",
+            Stage.PERFORMING,
+        ),
+        (extra.pk, SessionStatus.SCHEDULED, "", Stage.PERFORMING),
+        (moved.pk, SessionStatus.SCHEDULED, "", Stage.PERFORMING),
+    ]
+    assert list(
+        SessionFacilitator.objects.filter(session__in=[extra, moved])
+        .values_list("session_id", "is_cancelled")
+        .order_by("session_id")
+    ) == sorted([(extra.pk, False), (moved.pk, False)])
+
+
+def test_leaving_adjourning_leaves_a_session_cancelled_by_a_person_cancelled():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _schedule(group, 3)
+    group_session_cancel(session=sessions[2], by=group.lead_facilitator, reason="Holiday", now=NOW)
+    _adjourn(group, dt.date(2026, 6, 2))
+
+    stage_change(
+        group=group, to=Stage.PERFORMING, by=group.lead_facilitator, note="Extended.", now=NOW
+    )
+
+    assert [(row[1], row[2], row[3]) for row in _sessions(group)] == [
+        (dt.date(2026, 6, 2), SessionStatus.SCHEDULED, ""),
+        (dt.date(2026, 6, 9), SessionStatus.SCHEDULED, ""),
+        (dt.date(2026, 6, 16), SessionStatus.CANCELLED, "Holiday"),
+    ]
+
+
+def test_leaving_adjourning_is_refused_when_a_restored_session_would_clash():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    sessions = _schedule(group, 2)
+    substitute = ClinicRoleFactory(clinic=group.clinic, role=Role.FACILITATOR).user
+    group_session_move(
+        session=sessions[1], by=group.lead_facilitator, facilitators=[substitute], now=NOW
+    )
+    _adjourn(group, dt.date(2026, 6, 2))
+    other = GroupFactory(clinic=group.clinic, name="Other group", lead_facilitator=substitute)
+    [clash] = schedule_set(
+        group=other,
+        rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=1",
+        first_date=dt.date(2026, 6, 9),
+        start_time=dt.time(18, 0),
+        duration_minutes=60,
+        by=substitute,
+        now=NOW,
+    )
+
+    with pytest.raises(DoubleBookingError) as refused:
+        stage_change(
+            group=group, to=Stage.PERFORMING, by=group.lead_facilitator, note="Back.", now=NOW
+        )
+
+    assert (str(refused.value), refused.value.conflict_id) == (
+        f"Facilitator {substitute} is already booked: Other group, Tue 2026-06-09 18:00 "
+        f"(session #{clash.pk}).",
+        clash.pk,
+    )
+    group.refresh_from_db()
+    assert (group.stage, group.final_session_date) == (Stage.ADJOURNING, dt.date(2026, 6, 2))
+    assert GroupSession.objects.get(pk=sessions[1].pk).status == SessionStatus.CANCELLED
 
 
 def test_stage_change_updates_future_sessions_only():
@@ -167,6 +334,21 @@ def test_stage_change_updates_future_sessions_only():
         future.pk: Stage.STORMING,
         cancelled.pk: Stage.FORMING,
     }
+
+
+@pytest.mark.postgres
+def test_stage_change_locks_the_group_row_only():
+    group = GroupFactory(stage=Stage.PERFORMING)
+    _schedule(group, 3)
+
+    with CaptureQueriesContext(connection) as queries:
+        _adjourn(group, dt.date(2026, 6, 9))
+
+    assert {
+        re.search(r"FOR UPDATE.*$", query["sql"]).group()
+        for query in queries.captured_queries
+        if "FOR UPDATE" in query["sql"]
+    } == {'FOR UPDATE OF "group_sessions_group"'}
 
 
 def test_stage_change_is_audited_without_the_note():

@@ -14,7 +14,7 @@ from sessions.enums import (
 )
 from sessions.errors import EnrolmentError, GroupClosedError, ScreeningRequiredError
 from sessions.models import Enrolment, Screening, WaitlistOffer
-from sessions.selectors.enrolment import seats_taken, waitlist_position
+from sessions.selectors.enrolment import seats_taken, waitlist_position, waitlist_round_start
 from sessions.services.enrolment import (
     enrolment_activate,
     enrolment_complete,
@@ -22,6 +22,8 @@ from sessions.services.enrolment import (
     enrolment_discharge,
     enrolment_waitlist,
     enrolment_withdraw,
+)
+from sessions.services.waitlist import (
     waitlist_offer_accept,
     waitlist_offer_decline,
     waitlist_offer_next,
@@ -350,6 +352,36 @@ def test_the_next_freed_seat_is_offered_from_the_front_of_the_line_again(
     _free_a_seat(group)
 
     assert [row[:2] for row in _offers(group)][2:] == [(first.pk, WaitlistOfferStatus.PENDING)]
+
+
+def test_a_round_starts_when_an_active_member_leaves(group, first, traveller):
+    before = waitlist_round_start(group=group)
+    traveller.shift(dt.timedelta(hours=1))
+
+    _free_a_seat(group)
+
+    assert (before, waitlist_round_start(group=group)) == (None, T0 + dt.timedelta(hours=1))
+
+
+def test_a_waitlisted_member_leaving_starts_no_round(group, first, second, traveller):
+    enrolment_withdraw(enrolment=first, by=group.lead_facilitator)
+
+    assert waitlist_round_start(group=group) is None
+
+
+def test_editing_the_departed_enrolment_later_does_not_start_a_new_round(
+    group, first, second, traveller
+):
+    leaver = _free_a_seat(group)
+    waitlist_offer_decline(offer=first.offers.get(), by=group.lead_facilitator)
+    waitlist_offer_decline(offer=second.offers.get(), by=group.lead_facilitator)
+    traveller.shift(dt.timedelta(days=10))
+    leaver.leave_note = "Corrected later."
+    leaver.save()
+
+    offer = waitlist_offer_next(group=group)
+
+    assert (offer, waitlist_round_start(group=group)) == (None, T0)
 
 
 # --------------------------------------------------------------------------- expiry
