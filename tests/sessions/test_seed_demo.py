@@ -1,10 +1,16 @@
+import datetime as dt
+import zoneinfo
+
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from members.enums import Role
 from members.models import ClinicRole, Member
 from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD
+from sessions.enums import EnrolmentStatus, ScreeningOutcome, Stage
+from sessions.models import Attendance, Enrolment, Group, GroupSession, Screening
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +65,28 @@ def test_seed_demo_with_force_and_own_password(settings, client):
     call_command("seed_demo", "--force", "--password", "another-demo-pass")
 
     assert client.login(email="admin@demo.groupcare.test", password="another-demo-pass")
+
+
+def test_seed_demo_shows_the_whole_programme(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    groups = Group.objects.all()
+    assert sorted(groups.values_list("stage", flat=True)) == sorted(Stage.values)
+    assert Enrolment.objects.filter(status=EnrolmentStatus.WAITLISTED).count() >= 1
+    assert Screening.objects.filter(outcome=ScreeningOutcome.NOT_SUITABLE).count() >= 1
+    tz = zoneinfo.ZoneInfo("America/New_York")
+    adjourning = groups.get(stage=Stage.ADJOURNING)
+    final = adjourning.sessions.get(is_final=True)
+    assert final.start.astimezone(tz).date() == adjourning.final_session_date
+    assert Attendance.objects.count() > 0
+    assert GroupSession.objects.filter(start__gt=timezone.now()).count() > 0
+    # At least one group's sessions straddle a daylight-saving change at the same wall time.
+    straddles = [
+        group.name
+        for group in groups
+        if len({s.start.astimezone(tz).utcoffset() for s in group.sessions.all()}) == 2
+        and {s.start.astimezone(tz).time() for s in group.sessions.all()} == {dt.time(18, 0)}
+    ]
+    assert straddles != []
