@@ -22,8 +22,15 @@ from django.utils import timezone
 from members.enums import Role
 from members.models import Clinic, Member, User
 from members.services import clinic_role_grant, user_get_or_create
-from sessions.enums import AttendanceStatus, EnrolmentPolicy, Finding, ScreeningOutcome, Stage
-from sessions.models import Group, GroupSession, Modality, Room
+from sessions.enums import (
+    AttendanceStatus,
+    EnrolmentPolicy,
+    EnrolmentStatus,
+    Finding,
+    ScreeningOutcome,
+    Stage,
+)
+from sessions.models import Attendance, Group, GroupSession, Modality, Room
 from sessions.selectors.attendance import session_expected_members
 from sessions.services.agreements import agreement_accept, agreement_publish
 from sessions.services.attendance import AttendanceEntry, attendance_record
@@ -31,6 +38,7 @@ from sessions.services.enrolment import (
     enrolment_activate,
     enrolment_decline,
     enrolment_refer,
+    enrolment_withdraw,
     screening_record,
 )
 from sessions.services.groups import group_create, stage_change
@@ -398,6 +406,10 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
             )
             if plan.name == "Monday Support Group":
                 _adjourn(group=group, lead=staff[plan.lead], now=now)
+            if plan.name == "Thursday Skills Group":
+                _free_a_seat(group=group, lead=staff[plan.lead])
+            if plan.name == "Tuesday Evening Group":
+                _correct_locked_attendance(group=group, admin=admin, now=now)
     return clinic
 
 
@@ -414,5 +426,31 @@ def _adjourn(*, group: Group, lead: User, now: dt.datetime) -> None:
         by=lead,
         note="Planned end of the programme.",
         final_session_date=final.start.astimezone(tz).date(),
+        now=now,
+    )
+
+
+def _free_a_seat(*, group: Group, lead: User) -> None:
+    """The last member to take a seat withdraws, so the first in line holds an offer."""
+    leaving = group.enrolments.filter(status=EnrolmentStatus.ACTIVE).order_by("-pk").first()
+    if leaving is not None:
+        enrolment_withdraw(enrolment=leaving, by=lead, note="Moved out of the area.")
+
+
+def _correct_locked_attendance(*, group: Group, admin: User, now: dt.datetime) -> None:
+    """The clinic admin corrects an absence in the first session, after its lock period."""
+    absence = (
+        Attendance.objects.filter(session__group=group, status=AttendanceStatus.ABSENT)
+        .select_related("session")
+        .order_by("session__start", "pk")
+        .first()
+    )
+    if absence is None:
+        return
+    attendance_record(
+        session=absence.session,
+        by=admin,
+        entries=[AttendanceEntry(member_id=absence.member_id, status=AttendanceStatus.EXCUSED)],
+        reason="The member had phoned reception beforehand; the message reached us late.",
         now=now,
     )

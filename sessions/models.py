@@ -34,6 +34,7 @@ from sessions.enums import (
     Stage,
     WaitlistOfferStatus,
 )
+from sessions.fields import VideoLinkField
 
 User = settings.AUTH_USER_MODEL
 
@@ -98,7 +99,7 @@ class Group(models.Model):
     room = models.ForeignKey(
         Room, on_delete=models.PROTECT, null=True, blank=True, related_name="groups"
     )
-    video_link = models.URLField(blank=True)
+    video_link = VideoLinkField(blank=True)
     billing_code = models.CharField(
         max_length=10,
         default="90853",
@@ -230,7 +231,7 @@ class GroupSession(models.Model):
     room = models.ForeignKey(
         Room, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )
-    video_link = models.URLField(blank=True)
+    video_link = VideoLinkField(blank=True)
     status = models.CharField(
         max_length=10, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
     )
@@ -491,7 +492,7 @@ class AttendanceChange(models.Model):
     """An amendment of recorded attendance: the old and new value, who, when, why."""
 
     attendance = models.ForeignKey(Attendance, on_delete=models.PROTECT, related_name="changes")
-    old_status = models.CharField(max_length=15, choices=AttendanceStatus.choices)
+    old_status = models.CharField(max_length=15, choices=AttendanceStatus.choices, blank=True)
     new_status = models.CharField(max_length=15, choices=AttendanceStatus.choices)
     old_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     new_minutes = models.PositiveSmallIntegerField(null=True, blank=True)

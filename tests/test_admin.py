@@ -1,11 +1,13 @@
 """The Django admin opens every registered model for a superuser, and nobody else."""
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
 from members.enums import Role
 from members.models import User
+from sessions.demo import demo_seed
 from tests.factories.members import ClinicRoleFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +41,24 @@ def test_audit_log_is_read_only_in_the_admin(client):
     response = client.get(reverse("admin:members_auditentry_add"))
 
     assert response.status_code == 403
+
+
+OUR_MODEL_ADMINS = [
+    (app, model) for app, model in MODEL_ADMINS if app in {"members", "group_sessions"}
+]
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), OUR_MODEL_ADMINS)
+def test_demo_clinic_has_a_record_of_every_model_and_the_admin_opens_it(
+    client, app_label, model_name
+):
+    demo_seed()
+    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    record = apps.get_model(app_label, model_name)._default_manager.order_by("pk").first()
+
+    changelist = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+
+    assert record is not None, f"the demo clinic has no {model_name}"
+    change = client.get(reverse(f"admin:{app_label}_{model_name}_change", args=[record.pk]))
+    assert changelist.status_code == 200
+    assert change.status_code == 200

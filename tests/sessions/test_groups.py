@@ -116,6 +116,15 @@ def test_group_cannot_meet_in_a_room_and_by_video(clinic, facilitator):
     }
 
 
+def test_group_video_link_must_be_https(clinic, facilitator):
+    with pytest.raises(ValidationError) as excinfo:
+        _create(clinic, facilitator, room=None, video_link="http://video.example.org/g1")
+
+    assert excinfo.value.message_dict == {
+        "video_link": ["Enter a video link that starts with https://."]
+    }
+
+
 def test_group_cannot_use_another_clinics_room(clinic, facilitator):
     with pytest.raises(ValidationError) as excinfo:
         _create(clinic, facilitator, room=RoomFactory(clinic=ClinicFactory()))

@@ -9,8 +9,22 @@ from django.utils import timezone
 from members.enums import Role
 from members.models import ClinicRole, Member
 from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD
-from sessions.enums import EnrolmentStatus, ScreeningOutcome, Stage
-from sessions.models import Attendance, Enrolment, Group, GroupSession, Screening
+from sessions.enums import (
+    AttendanceStatus,
+    EnrolmentStatus,
+    ScreeningOutcome,
+    Stage,
+    WaitlistOfferStatus,
+)
+from sessions.models import (
+    Attendance,
+    AttendanceChange,
+    Enrolment,
+    Group,
+    GroupSession,
+    Screening,
+    WaitlistOffer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +104,23 @@ def test_seed_demo_shows_the_whole_programme(settings):
         and {s.start.astimezone(tz).time() for s in group.sessions.all()} == {dt.time(18, 0)}
     ]
     assert straddles != []
+
+
+def test_seed_demo_shows_a_seat_offer_and_a_correction_after_the_lock(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    offer = WaitlistOffer.objects.get()
+    assert offer.status == WaitlistOfferStatus.PENDING
+    assert offer.enrolment.group.name == "Thursday Skills Group"
+    assert (
+        Enrolment.objects.filter(status=EnrolmentStatus.WITHDRAWN).exclude(leave_note="").exists()
+    )
+    change = AttendanceChange.objects.select_related("changed_by").get()
+    assert (change.old_status, change.new_status) == (
+        AttendanceStatus.ABSENT,
+        AttendanceStatus.EXCUSED,
+    )
+    assert change.changed_by.email == "admin@demo.groupcare.test"
+    assert change.reason != ""
