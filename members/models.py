@@ -166,6 +166,9 @@ class Member(models.Model):
         validators=[validate_timezone],
         help_text="Leave blank to use the clinic's time zone.",
     )
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     reminders_enabled = models.BooleanField(default=True)
     reminder_offsets = models.JSONField(
         default=default_reminder_offsets,
@@ -191,6 +194,36 @@ class Member(models.Model):
     @property
     def effective_timezone(self) -> str:
         return self.timezone or self.clinic.timezone
+
+
+class ApiToken(models.Model):
+    """A personal API token: the caller sends ``Authorization: Bearer <token>``.
+
+    Only a SHA-256 digest of the token is stored (a token is 256 random bits, so a slow hash
+    adds nothing); the clear token is shown once, when it is issued. ``prefix`` (the first
+    characters) lets a person tell their tokens apart. A revoked token stays, for the record.
+    """
+
+    PREFIX = "gc_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class AuditEntry(models.Model):

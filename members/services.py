@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from members.audit_context import current_request_meta
 from members.enums import Role
-from members.models import AuditEntry, Clinic, ClinicRole, User, UserManager
+from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, User, UserManager
 
 
 def audit_log(
@@ -63,3 +66,46 @@ def clinic_role_grant(
                 data={"user_id": user.pk, "role": str(role)},
             )
     return clinic_role
+
+
+def api_token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_issue(*, user: User, name: str, by: User | None = None) -> tuple[ApiToken, str]:
+    """Issue a personal API token for ``user``; returns the row and the clear token, which
+    is never stored and cannot be shown again."""
+    name = name.strip()
+    if not name:
+        raise ValueError("A token needs a name, so that you can tell your tokens apart.")
+    raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name[:100], prefix=raw[:10], digest=api_token_digest(raw)
+        )
+        audit_log(
+            action="members.api_token.issued",
+            actor=by or user,
+            clinic=None,
+            obj=token,
+            data={"user_id": user.pk},
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
+    """Revoke the token at once; revoking a revoked token changes nothing."""
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        token.refresh_from_db(fields=["revoked_at"])
+        if changed:
+            audit_log(
+                action="members.api_token.revoked",
+                actor=by,
+                clinic=None,
+                obj=token,
+                data={"user_id": token.user_id},
+            )
+    return token

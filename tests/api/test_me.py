@@ -32,7 +32,8 @@ def test_me_returns_the_caller_and_their_roles(client, clinic, other_clinic, mak
 def test_me_refuses_anonymous_callers(client):
     response = client.get("/api/v1/me/")
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 

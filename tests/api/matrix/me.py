@@ -1,0 +1,64 @@
+from tests.api.matrix import CREATED, NO_CONTENT, NOT_FOUND, OK, Case, expect
+
+EVERYONE_OK = expect(
+    admin=OK,
+    facilitator=OK,
+    other_facilitator=OK,
+    member=OK,
+    other_member=OK,
+    other_clinic_admin=OK,
+)
+
+
+def _own_token_url(world):
+    from members.services import api_token_issue
+
+    token, _ = api_token_issue(user=world.users["member"], name="phone")
+    return f"/api/v1/me/tokens/{token.pk}/"
+
+
+CASES = [
+    Case("api-me", "get", lambda w: "/api/v1/me/", EVERYONE_OK),
+    Case("api-me-tokens", "get", lambda w: "/api/v1/me/tokens/", EVERYONE_OK),
+    Case(
+        "api-me-tokens",
+        "post",
+        lambda w: "/api/v1/me/tokens/",
+        expect(
+            admin=CREATED,
+            facilitator=CREATED,
+            other_facilitator=CREATED,
+            member=CREATED,
+            other_member=CREATED,
+            other_clinic_admin=CREATED,
+        ),
+        body=lambda w: {"name": "laptop"},
+    ),
+    # The token belongs to ``member``: nobody else may know it exists.
+    Case(
+        "api-me-token",
+        "get",
+        _own_token_url,
+        expect(
+            admin=NOT_FOUND,
+            facilitator=NOT_FOUND,
+            other_facilitator=NOT_FOUND,
+            member=OK,
+            other_member=NOT_FOUND,
+            other_clinic_admin=NOT_FOUND,
+        ),
+    ),
+    Case(
+        "api-me-token",
+        "delete",
+        _own_token_url,
+        expect(
+            admin=NOT_FOUND,
+            facilitator=NOT_FOUND,
+            other_facilitator=NOT_FOUND,
+            member=NO_CONTENT,
+            other_member=NOT_FOUND,
+            other_clinic_admin=NOT_FOUND,
+        ),
+    ),
+]
