@@ -312,7 +312,9 @@ def _seed_group(
         if outcome == ScreeningOutcome.NOT_SUITABLE:
             enrolment_decline(enrolment=enrolment, by=lead)
             continue
-        enrolment_activate(enrolment=enrolment, by=lead, today=min(plan.first_date, now.date()))
+        enrolment_activate(
+            enrolment=enrolment, by=lead, today=min(plan.first_date, now.astimezone(tz).date())
+        )
         # Members with a login accept online; the others signed the paper copy.
         agreement_accept(
             agreement=agreement,

@@ -2,6 +2,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -124,3 +125,12 @@ def test_seed_demo_shows_a_seat_offer_and_a_correction_after_the_lock(settings):
     )
     assert change.changed_by.email == "admin@demo.groupcare.test"
     assert change.reason != ""
+
+
+def test_seed_demo_runs_when_utc_has_already_reached_tomorrow(settings):
+    """At 03:40 UTC it is still yesterday evening in the demo clinic: members join on the
+    clinic's date, so a withdrawal that evening is not "before they joined"."""
+    settings.DEBUG = True
+    with time_machine.travel(dt.datetime(2026, 11, 29, 3, 40, tzinfo=dt.UTC), tick=False):
+        call_command("seed_demo")
+    assert Enrolment.objects.filter(status=EnrolmentStatus.WITHDRAWN).exists()
