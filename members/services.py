@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from members.audit_context import current_request_meta
 from members.enums import Role
-from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, User, UserManager
+from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, Member, User, UserManager
 
 
 def audit_log(
@@ -109,3 +109,78 @@ def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
                 data={"user_id": token.user_id},
             )
     return token
+
+
+#: The fields of a member record that its clinic's staff set and change. ``clinic``,
+#: ``user`` and ``created_by`` are not among them: the clinic and author come from the
+#: caller, and a login is linked by its own flow.
+MEMBER_EDITABLE_FIELDS = (
+    "preferred_name",
+    "legal_name",
+    "email",
+    "phone",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "timezone",
+    "reminders_enabled",
+    "reminder_offsets",
+)
+
+
+#: Not validated by ``full_clean`` here: the services set them from objects the caller
+#: already holds (or never change them), so checking that they exist would only cost queries.
+_MEMBER_FIELDS_NOT_CLEANED = ("clinic", "user", "created_by")
+
+
+def _refuse_unknown_member_fields(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - set(MEMBER_EDITABLE_FIELDS))
+    if unknown:
+        raise TypeError(f"Not editable on a member record: {', '.join(unknown)}.")
+
+
+def member_create(*, clinic: Clinic, by: User, **fields: Any) -> Member:
+    """Add a client record to ``clinic``, written by ``by`` (kept as ``created_by``).
+
+    ``fields`` are among :data:`MEMBER_EDITABLE_FIELDS` (anything else is a TypeError, a
+    programming error); the record is validated with ``full_clean`` (a Django
+    ValidationError names the field). One transaction, with an audit entry holding ids only.
+    """
+    _refuse_unknown_member_fields(fields)
+    member = Member(clinic=clinic, created_by=by, **fields)
+    member.full_clean(exclude=_MEMBER_FIELDS_NOT_CLEANED)
+    with transaction.atomic():
+        member.save()
+        audit_log(
+            action="members.member.created",
+            actor=by,
+            clinic=clinic,
+            obj=member,
+            data={"member_id": member.pk},
+        )
+    return member
+
+
+def member_update(*, member: Member, by: User, **fields: Any) -> Member:
+    """Change the given fields of a client record (among :data:`MEMBER_EDITABLE_FIELDS`).
+
+    Validated with ``full_clean``; a value equal to the stored one is not a change. Nothing
+    changed → nothing is written. One transaction; the audit entry names the changed fields,
+    never their values (contact details stay out of the log).
+    """
+    _refuse_unknown_member_fields(fields)
+    changed = sorted(name for name, value in fields.items() if getattr(member, name) != value)
+    if not changed:
+        return member
+    for name in changed:
+        setattr(member, name, fields[name])
+    member.full_clean(exclude=_MEMBER_FIELDS_NOT_CLEANED)
+    with transaction.atomic():
+        member.save(update_fields=[*changed, "updated_at"])
+        audit_log(
+            action="members.member.updated",
+            actor=by,
+            clinic=member.clinic,
+            obj=member,
+            data={"member_id": member.pk, "fields": changed},
+        )
+    return member

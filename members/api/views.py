@@ -43,7 +43,8 @@ class ApiTokenListView(GenericAPIView):
         return api_token_list(user=self.request.user)
 
     @extend_schema(
-        responses={200: ApiTokenOutputSerializer(many=True), **error_responses(401)},
+        # 404: PagePagination answers a page that does not exist (?page=0, ?page=99) so.
+        responses={200: ApiTokenOutputSerializer(many=True), **error_responses(401, 404)},
         operation_id="me_tokens_list",
     )
     def get(self, request: Request) -> Response:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from members.models import Member
 from sessions.enums import (
@@ -20,6 +34,14 @@ from sessions.models import (
     Group,
     Screening,
     WaitlistOffer,
+)
+from sessions.permissions import (
+    AnyUser,
+    enrolment_queryset_for,
+    group_queryset_for,
+    managed_group_queryset_for,
+    managed_member_queryset_for,
+    member_queryset_for,
 )
 
 #: Screening outcomes that let a member take a seat without an admin's override.
@@ -151,3 +173,127 @@ def agreement_is_accepted(*, group: Group, member: Member) -> bool:
     if current is None:
         return False
     return AgreementAcceptance.objects.filter(agreement=current, member=member).exists()
+
+
+# --------------------------------------------------------------------------- for the API
+
+
+def _can_manage_member(user: AnyUser) -> Exists | Value:
+    if not user.is_authenticated:
+        return Value(False, output_field=BooleanField())
+    return Exists(managed_member_queryset_for(user).filter(pk=OuterRef("pk")))
+
+
+def member_list(
+    *, user: AnyUser, q: str | None = None, group_id: int | None = None
+) -> QuerySet[Member]:
+    """The member records ``user`` may manage (:func:`managed_member_queryset_for`: staff
+    only), optionally those whose preferred or legal name or e-mail contains ``q`` and those
+    ever enrolled in the group ``group_id``; in one query with the clinic joined in."""
+    members = managed_member_queryset_for(user).select_related("clinic")
+    if q:
+        members = members.filter(
+            Q(preferred_name__icontains=q) | Q(legal_name__icontains=q) | Q(email__icontains=q)
+        )
+    if group_id is not None:
+        members = members.filter(
+            pk__in=Enrolment.objects.filter(group_id=group_id).values("member_id")
+        )
+    return members.annotate(can_manage=Value(True, output_field=BooleanField())).order_by(
+        "preferred_name", "pk"
+    )
+
+
+def member_visible_list(*, user: AnyUser) -> QuerySet[Member]:
+    """The member records ``user`` may read (:func:`member_queryset_for`: a member reads
+    their own), each with ``can_manage``: whether ``user`` may change it."""
+    return (
+        member_queryset_for(user)
+        .select_related("clinic")
+        .annotate(can_manage=_can_manage_member(user))
+        .order_by("preferred_name", "pk")
+    )
+
+
+def _waitlist_position() -> Case:
+    # The same rule as :func:`waitlist_position`, as a subquery so a list needs no query
+    # per row: the waitlisted enrolments of the group ahead in line, plus one.
+    ahead = (
+        Enrolment.objects.filter(group_id=OuterRef("group_id"), status=EnrolmentStatus.WAITLISTED)
+        .filter(
+            Q(waitlisted_at__lt=OuterRef("waitlisted_at"))
+            | Q(waitlisted_at=OuterRef("waitlisted_at"), pk__lt=OuterRef("pk"))
+        )
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Case(
+        When(
+            status=EnrolmentStatus.WAITLISTED,
+            waitlisted_at__isnull=False,
+            then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0) + 1,
+        ),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def enrolment_scoped_list(
+    *,
+    user: AnyUser,
+    group_id: int | None = None,
+    member_id: int | None = None,
+    status: str | None = None,
+) -> QuerySet[Enrolment]:
+    """The enrolments ``user`` may see (:func:`enrolment_queryset_for`), in one query with
+    the group and member joined in and annotated with ``can_manage`` (``user`` runs the
+    group: the staff view), ``waitlist_position`` (from 1, None unless waitlisted) and
+    ``screening_outcome`` and ``screened_at`` of the latest screening (None if none; for
+    the staff view only).
+    """
+    if user.is_authenticated:
+        can_manage: Exists | Value = Exists(
+            managed_group_queryset_for(user).filter(pk=OuterRef("group_id"))
+        )
+    else:
+        can_manage = Value(False, output_field=BooleanField())
+    latest = Screening.objects.filter(enrolment=OuterRef("pk")).order_by("-screened_at", "-pk")
+    enrolments = (
+        enrolment_queryset_for(user)
+        .select_related("group", "member")
+        .annotate(
+            can_manage=can_manage,
+            waitlist_position=_waitlist_position(),
+            screening_outcome=Subquery(latest.values("outcome")[:1]),
+            screened_at=Subquery(latest.values("screened_at")[:1]),
+        )
+    )
+    if group_id is not None:
+        enrolments = enrolments.filter(group_id=group_id)
+    if member_id is not None:
+        enrolments = enrolments.filter(member_id=member_id)
+    if status:
+        enrolments = enrolments.filter(status=status)
+    return enrolments.order_by("referred_at", "pk")
+
+
+def enrolment_group_choices(*, user: AnyUser) -> QuerySet[Group]:
+    """The groups ``user`` may see, each with ``can_manage``: whether they may refer members
+    to it (the rest are a 403, the groups they cannot see a "does not exist")."""
+    if not user.is_authenticated:
+        return Group.objects.none()
+    return group_queryset_for(user).annotate(
+        can_manage=Exists(managed_group_queryset_for(user).filter(pk=OuterRef("pk")))
+    )
+
+
+def screening_latest_detail(*, enrolment: Enrolment) -> Screening | None:
+    """:func:`screening_latest` with who screened joined in, for display."""
+    return (
+        Screening.objects.filter(enrolment=enrolment)
+        .select_related("screened_by")
+        .order_by("-screened_at", "-pk")
+        .first()
+    )

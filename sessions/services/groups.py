@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -15,6 +17,7 @@ from members.services import audit_log
 from sessions.enums import EnrolmentPolicy, GroupStatus, SessionStatus, Stage
 from sessions.errors import GroupError, StageChangeError
 from sessions.models import Group, GroupSession, Modality, Room, StageTransition
+from sessions.selectors.enrolment import seats_taken
 from sessions.services.scheduling import group_sessions_finalise, group_sessions_unfinalise
 
 
@@ -22,6 +25,7 @@ def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
     """Add a room to the clinic. Raises ValidationError for a blank name, a capacity below
     one or a name the clinic already uses."""
     room = Room(clinic=clinic, name=name.strip(), capacity=capacity)
+    _refuse_room_name_in_use(room)
     room.full_clean()
     with transaction.atomic():
         room.save()
@@ -29,9 +33,21 @@ def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
     return room
 
 
+def _refuse_room_name_in_use(room: Room) -> None:
+    """Say which field is wrong, where the unique constraint would only say "exists"."""
+    if Room.objects.filter(clinic_id=room.clinic_id, name=room.name).exclude(pk=room.pk).exists():
+        raise ValidationError({"name": "The clinic already has a room with this name."})
+
+
 def modality_create(*, clinic: Clinic, name: str, by: User) -> Modality:
-    """Add a modality of the clinic's own beside the built-in six."""
+    """Add a modality of the clinic's own beside the built-in six. Raises ValidationError
+    on ``name`` when the clinic or the built-in list already has one of that name (in any
+    case)."""
     modality = Modality(clinic=clinic, name=name.strip(), slug=slugify(name)[:50])
+    if Modality.objects.filter(
+        Q(clinic=clinic) | Q(clinic__isnull=True), name__iexact=modality.name
+    ).exists():
+        raise ValidationError({"name": "A modality of this name already exists."})
     modality.full_clean()
     with transaction.atomic():
         modality.save()
@@ -174,3 +190,144 @@ def stage_change(
             data={"from": str(current), "to": str(to), "transition_id": transition.pk},
         )
     return transition
+
+
+def room_update(
+    *,
+    room: Room,
+    by: User,
+    name: str | None = None,
+    capacity: int | None = None,
+    is_active: bool | None = None,
+) -> Room:
+    """Rename a room, change its capacity or take it out of (or back into) use.
+
+    Fields left None keep their value. Raises ValidationError for a blank name, a capacity
+    below one or a name the clinic already uses. Taking a room out of use moves no session:
+    the sessions booked there keep it. Audit ``sessions.room.updated`` with the names of
+    the changed fields.
+    """
+    changes = {
+        field: value
+        for field, value in (
+            ("name", name.strip() if name is not None else None),
+            ("capacity", capacity),
+            ("is_active", is_active),
+        )
+        if value is not None and getattr(room, field) != value
+    }
+    if not changes:
+        return room
+    for field, value in changes.items():
+        setattr(room, field, value)
+    _refuse_room_name_in_use(room)
+    # The name check above and the capacity's validator cover Room's constraints.
+    room.full_clean(exclude=["clinic"], validate_constraints=False)
+    with transaction.atomic():
+        room.save(update_fields=list(changes))
+        audit_log(
+            action="sessions.room.updated",
+            actor=by,
+            clinic=room.clinic,
+            obj=room,
+            data={"fields": sorted(changes)},
+        )
+    return room
+
+
+#: What :func:`group_update` may change. Clinic, stage, status, the final session date and
+#: the lead facilitator each have their own rule (and service), so they are not here.
+GROUP_UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "name",
+        "description",
+        "modality",
+        "min_size",
+        "max_size",
+        "enrolment_policy",
+        "room",
+        "video_link",
+        "billing_code",
+        "planned_start",
+        "planned_end",
+        "late_cancel_notice_hours",
+    }
+)
+
+
+def group_update(
+    *,
+    group: Group,
+    by: User,
+    co_facilitators: Iterable[User] | None = None,
+    **fields: object,
+) -> Group:
+    """Change a group's description, capacity, policy, place, billing code or planned dates.
+
+    ``fields`` may hold only :data:`GROUP_UPDATABLE_FIELDS` (anything else is a TypeError:
+    a caller bug, not input); ``co_facilitators`` (when not None) replaces the
+    co-facilitators, who must be facilitators of the clinic (the lead is dropped from the
+    list). Field problems raise ValidationError per field, as in :func:`group_create`;
+    lowering the maximum below the seats taken raises :class:`GroupError`, and so does
+    changing an archived group. A new room or video link applies to sessions generated from
+    now on; sessions already scheduled keep theirs (move them one by one).
+
+    One transaction under the group's row lock (seats are counted under it, as the
+    enrolment services do); audit ``sessions.group.updated`` with the changed field names.
+    """
+    unknown = set(fields) - GROUP_UPDATABLE_FIELDS
+    if unknown:
+        raise TypeError(f"group_update() cannot change {', '.join(sorted(unknown))}")
+    if "name" in fields and isinstance(fields["name"], str):
+        fields["name"] = fields["name"].strip()
+    with transaction.atomic():
+        locked = (
+            Group.objects.select_for_update(of=("self",))
+            .select_related("clinic", "modality", "room")
+            .get(pk=group.pk)
+        )
+        if locked.status == GroupStatus.ARCHIVED:
+            raise GroupError("This group is archived; it can no longer change.")
+        changed = sorted(
+            field for field, value in fields.items() if getattr(locked, field) != value
+        )
+        for field in changed:
+            setattr(locked, field, fields[field])
+        # clean() and the field validators state every check constraint of Group in plain
+        # words; validating the constraints again would cost three queries each. The clinic
+        # and the lead do not change here, so their rows need no existence check either.
+        locked.full_clean(exclude=["clinic", "lead_facilitator"], validate_constraints=False)
+
+        co_changed = False
+        if co_facilitators is not None:
+            wanted = [user for user in co_facilitators if user.pk != locked.lead_facilitator_id]
+            missing = {user.pk for user in wanted} - _facilitator_ids(locked.clinic, wanted)
+            if missing:
+                raise GroupError(
+                    "Every facilitator of a group must be a facilitator of its clinic "
+                    f"(user ids without that role: {', '.join(map(str, sorted(missing)))})."
+                )
+            current = set(locked.co_facilitators.values_list("pk", flat=True))
+            co_changed = current != {user.pk for user in wanted}
+
+        if "max_size" in changed:
+            taken = seats_taken(group=locked)
+            if taken > locked.max_size:
+                raise GroupError(
+                    f"The group already has {taken} seats taken; the maximum cannot go "
+                    f"below that (asked for {locked.max_size})."
+                )
+        if changed:
+            locked.save(update_fields=changed)
+        if co_changed:
+            locked.co_facilitators.set(wanted)
+            changed.append("co_facilitators")
+        if changed:
+            audit_log(
+                action="sessions.group.updated",
+                actor=by,
+                clinic=locked.clinic,
+                obj=locked,
+                data={"fields": changed},
+            )
+    return locked
