@@ -16,6 +16,12 @@ class ScheduleError(DomainError):
     status = 400
 
 
+class NameInUseError(DomainError):
+    """Another record of the clinic already has this name; ``conflict_id`` is its id."""
+
+    code = "name_in_use"
+
+
 class DoubleBookingError(DomainError):
     code = "double_booking"
 

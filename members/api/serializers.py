@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from groupcare.api import InputSerializer
 from members.models import ApiToken, ClinicRole, User
 
 
@@ -21,7 +22,7 @@ class MeOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "full_name", "roles"]
 
 
-class ApiTokenInputSerializer(serializers.Serializer):
+class ApiTokenInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, help_text="Tells your tokens apart.")
 
     def validate_name(self, value: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -15,44 +14,67 @@ from members.enums import Role
 from members.models import Clinic, ClinicRole, User
 from members.services import audit_log
 from sessions.enums import EnrolmentPolicy, GroupStatus, SessionStatus, Stage
-from sessions.errors import GroupError, StageChangeError
+from sessions.errors import GroupError, NameInUseError, StageChangeError
 from sessions.models import Group, GroupSession, Modality, Room, StageTransition
 from sessions.selectors.enrolment import seats_taken
 from sessions.services.scheduling import group_sessions_finalise, group_sessions_unfinalise
 
 
 def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
-    """Add a room to the clinic. Raises ValidationError for a blank name, a capacity below
-    one or a name the clinic already uses."""
+    """Add a room to the clinic. Raises ValidationError for a blank name or a capacity below
+    one, and NameInUseError for a name the clinic already uses."""
     room = Room(clinic=clinic, name=name.strip(), capacity=capacity)
     _refuse_room_name_in_use(room)
     room.full_clean()
-    with transaction.atomic():
-        room.save()
-        audit_log(action="sessions.room.created", actor=by, clinic=clinic, obj=room)
+    try:
+        with transaction.atomic():
+            room.save()
+            audit_log(action="sessions.room.created", actor=by, clinic=clinic, obj=room)
+    except IntegrityError:  # the same name, saved by someone else since the check
+        _refuse_room_name_in_use(room)
+        raise
     return room
 
 
 def _refuse_room_name_in_use(room: Room) -> None:
-    """Say which field is wrong, where the unique constraint would only say "exists"."""
-    if Room.objects.filter(clinic_id=room.clinic_id, name=room.name).exclude(pk=room.pk).exists():
-        raise ValidationError({"name": "The clinic already has a room with this name."})
+    """Name the room in the way, where the unique constraint would only say "exists"."""
+    other = (
+        Room.objects.filter(clinic_id=room.clinic_id, name=room.name)
+        .exclude(pk=room.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise NameInUseError("The clinic already has a room with this name.", conflict_id=other)
 
 
 def modality_create(*, clinic: Clinic, name: str, by: User) -> Modality:
-    """Add a modality of the clinic's own beside the built-in six. Raises ValidationError
-    on ``name`` when the clinic or the built-in list already has one of that name (in any
-    case)."""
-    modality = Modality(clinic=clinic, name=name.strip(), slug=slugify(name)[:50])
-    if Modality.objects.filter(
-        Q(clinic=clinic) | Q(clinic__isnull=True), name__iexact=modality.name
-    ).exists():
-        raise ValidationError({"name": "A modality of this name already exists."})
+    """Add a modality of the clinic's own beside the built-in six. Raises NameInUseError
+    when the clinic or the built-in list already has one of that name (in any case)."""
+    # A name of symbols only has no slug of its own; the slug is not unique in a clinic.
+    modality = Modality(clinic=clinic, name=name.strip(), slug=slugify(name)[:50] or "custom")
+    _refuse_modality_name_in_use(modality)
     modality.full_clean()
-    with transaction.atomic():
-        modality.save()
-        audit_log(action="sessions.modality.created", actor=by, clinic=clinic, obj=modality)
+    try:
+        with transaction.atomic():
+            modality.save()
+            audit_log(action="sessions.modality.created", actor=by, clinic=clinic, obj=modality)
+    except IntegrityError:  # the same name, saved by someone else since the check
+        _refuse_modality_name_in_use(modality)
+        raise
     return modality
+
+
+def _refuse_modality_name_in_use(modality: Modality) -> None:
+    other = (
+        Modality.objects.filter(
+            Q(clinic_id=modality.clinic_id) | Q(clinic__isnull=True), name__iexact=modality.name
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise NameInUseError("A modality of this name already exists.", conflict_id=other)
 
 
 def _facilitator_ids(clinic: Clinic, users: Iterable[User]) -> set[int]:
@@ -202,10 +224,10 @@ def room_update(
 ) -> Room:
     """Rename a room, change its capacity or take it out of (or back into) use.
 
-    Fields left None keep their value. Raises ValidationError for a blank name, a capacity
-    below one or a name the clinic already uses. Taking a room out of use moves no session:
-    the sessions booked there keep it. Audit ``sessions.room.updated`` with the names of
-    the changed fields.
+    Fields left None keep their value. Raises ValidationError for a blank name or a capacity
+    below one, NameInUseError for a name the clinic already uses. Taking a room out of use
+    moves no session: the sessions booked there keep it. Audit ``sessions.room.updated``
+    with the names of the changed fields.
     """
     changes = {
         field: value
@@ -223,15 +245,19 @@ def room_update(
     _refuse_room_name_in_use(room)
     # The name check above and the capacity's validator cover Room's constraints.
     room.full_clean(exclude=["clinic"], validate_constraints=False)
-    with transaction.atomic():
-        room.save(update_fields=list(changes))
-        audit_log(
-            action="sessions.room.updated",
-            actor=by,
-            clinic=room.clinic,
-            obj=room,
-            data={"fields": sorted(changes)},
-        )
+    try:
+        with transaction.atomic():
+            room.save(update_fields=list(changes))
+            audit_log(
+                action="sessions.room.updated",
+                actor=by,
+                clinic=room.clinic,
+                obj=room,
+                data={"fields": sorted(changes)},
+            )
+    except IntegrityError:  # the same name, saved by someone else since the check
+        _refuse_room_name_in_use(room)
+        raise
     return room
 
 

@@ -59,7 +59,7 @@ def _staff_view(group, **overrides):
         "max_size": group.max_size,
         "enrolment_policy": group.enrolment_policy,
         "room": {"id": group.room.pk, "name": group.room.name} if group.room else None,
-        "video_link": group.video_link,
+        "video_link": group.video_link or None,
         "billing_code": group.billing_code,
         "planned_start": group.planned_start.isoformat(),
         "planned_end": group.planned_end.isoformat() if group.planned_end else None,
@@ -116,7 +116,7 @@ def test_list_gives_a_member_the_member_safe_view(world, api):
                 "summary": "Every week on Tuesday, Thursday, 18:00 to 19:30 (Europe/London)",
             },
             "room": "Room 1",
-            "video_link": "",
+            "video_link": None,
             "facilitators": [{"full_name": world.users["facilitator"].full_name}],
         }
     ]

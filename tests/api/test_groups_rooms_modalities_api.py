@@ -93,8 +93,12 @@ def test_a_room_name_is_unique_in_the_clinic(world, api):
         "/api/v1/rooms/", {"name": "Room 1", "capacity": 8}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json() == {"name": ["The clinic already has a room with this name."]}
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "The clinic already has a room with this name.",
+        "code": "name_in_use",
+        "conflict_id": Room.objects.get(clinic=world.clinic, name="Room 1").pk,
+    }
 
 
 @pytest.mark.parametrize(
@@ -182,8 +186,12 @@ def test_renaming_a_room_to_a_name_in_use_is_refused(world, api):
         f"/api/v1/rooms/{world.room.pk}/", {"name": "Room 2"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json() == {"name": ["The clinic already has a room with this name."]}
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "The clinic already has a room with this name.",
+        "code": "name_in_use",
+        "conflict_id": Room.objects.get(clinic=world.clinic, name="Room 2").pk,
+    }
 
 
 def test_a_facilitator_may_read_but_not_change_a_room(world, api):
@@ -268,8 +276,12 @@ def test_a_modality_name_is_unique_in_the_clinic(world, api):
 
     response = api.post("/api/v1/modalities/", {"name": "COMPASSION-focused"}, format="json")
 
-    assert response.status_code == 400
-    assert response.json() == {"name": ["A modality of this name already exists."]}
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "A modality of this name already exists.",
+        "code": "name_in_use",
+        "conflict_id": Modality.objects.get(name__iexact="Compassion-focused").pk,
+    }
 
 
 def test_a_modality_may_not_take_a_built_in_name(world, api):
@@ -277,8 +289,12 @@ def test_a_modality_may_not_take_a_built_in_name(world, api):
         "/api/v1/modalities/", {"name": "support"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json() == {"name": ["A modality of this name already exists."]}
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "A modality of this name already exists.",
+        "code": "name_in_use",
+        "conflict_id": Modality.objects.get(name__iexact="support").pk,
+    }
 
 
 def test_a_modality_name_needs_letters(world, api):

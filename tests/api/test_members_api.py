@@ -277,13 +277,15 @@ def test_create_names_an_unknown_time_zone(world, api):
 
 
 @pytest.mark.parametrize(
-    ("offsets", "message"),
+    ("offsets", "errors"),
     [
-        ([1], "Each reminder offset must be between 5 minutes and 7 days."),
-        ([60, 60], "Reminder offsets must not repeat."),
+        ([60, 1], {"1": ["Ensure this value is greater than or equal to 5."]}),
+        ([60, 10081], {"1": ["Ensure this value is less than or equal to 10080."]}),
+        ([], ["Ensure this field has at least 1 elements."]),
+        (["60"], {"0": ["A valid integer is required."]}),
     ],
 )
-def test_create_refuses_bad_reminder_offsets(world, api, offsets, message):
+def test_create_refuses_bad_reminder_offsets(world, api, offsets, errors):
     response = _as(api, world.users["admin"]).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "reminder_offsets": offsets},
@@ -291,7 +293,19 @@ def test_create_refuses_bad_reminder_offsets(world, api, offsets, message):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"reminder_offsets": [message]}
+    assert response.json() == {"reminder_offsets": errors}
+    assert not Member.objects.filter(legal_name="Eli G").exists()
+
+
+def test_a_repeated_reminder_offset_counts_once(world, api):
+    response = _as(api, world.users["admin"]).post(
+        "/api/v1/members/",
+        {"preferred_name": "Eli", "legal_name": "Eli G", "reminder_offsets": [60, 30, 60]},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["reminder_offsets"] == [60, 30]
 
 
 def test_create_refuses_a_body_without_names(world, api):

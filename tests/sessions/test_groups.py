@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import EnrolmentPolicy, Stage
-from sessions.errors import GroupError
+from sessions.errors import GroupError, NameInUseError
 from sessions.models import Modality, StageTransition
 from sessions.services.groups import group_create, modality_create, room_create
 from tests.factories.members import ClinicFactory, ClinicRoleFactory, UserFactory
@@ -53,8 +53,10 @@ def test_a_clinic_may_add_its_own_modality(clinic, facilitator):
 def test_a_clinic_cannot_add_the_same_modality_twice(clinic, facilitator):
     modality_create(clinic=clinic, name="Compassion-focused", by=facilitator)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(NameInUseError) as excinfo:
         modality_create(clinic=clinic, name="compassion-FOCUSED", by=facilitator)
+
+    assert excinfo.value.conflict_id == Modality.objects.get(name="Compassion-focused").pk
 
 
 def test_room_capacity_must_be_at_least_one(clinic, facilitator):

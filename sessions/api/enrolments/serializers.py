@@ -7,14 +7,16 @@ up in what the caller may see, so an id they cannot see is a 400 "does not exist
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
+from groupcare.api import InputSerializer, QueryParameters
 from members.models import Member
-from members.validators import validate_reminder_offsets, validate_timezone
+from sessions.api.groups.serializers import ClinicChoiceSerializer
 from sessions.enums import EnrolmentStatus, Finding, ScreeningOutcome
 from sessions.models import Enrolment, Group, Screening
 from sessions.permissions import managed_member_queryset_for
@@ -22,15 +24,7 @@ from sessions.permissions import managed_member_queryset_for
 # --------------------------------------------------------------------------- members
 
 
-class ClinicChoiceSerializer(serializers.Serializer):
-    clinic = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        help_text="The clinic; needed only when you are staff in more than one.",
-    )
-
-
-class MemberFieldsInputSerializer(serializers.Serializer):
+class MemberFieldsInputSerializer(InputSerializer):
     """What the clinic's staff set on a member record."""
 
     preferred_name = serializers.CharField(max_length=100)
@@ -39,20 +33,28 @@ class MemberFieldsInputSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     emergency_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     emergency_contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    timezone = serializers.CharField(
+    timezone = serializers.ChoiceField(
+        choices=sorted(zoneinfo.available_timezones()),
         required=False,
         allow_blank=True,
-        max_length=64,
-        validators=[validate_timezone],
         help_text="An IANA time zone such as Europe/London; blank: the clinic's.",
+        error_messages={
+            "invalid_choice": "{input} is not a known time zone; use an IANA name such as "
+            "Europe/London."
+        },
     )
     reminders_enabled = serializers.BooleanField(required=False)
     reminder_offsets = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=5, max_value=7 * 24 * 60),
         required=False,
-        validators=[validate_reminder_offsets],
-        help_text="Minutes before a session at which to remind (5 minutes to 7 days).",
+        min_length=1,
+        max_length=10,
+        help_text="Minutes before a session at which to remind (5 minutes to 7 days); "
+        "a repeated offset counts once. To send none, turn reminders_enabled off.",
     )
+
+    def validate_reminder_offsets(self, value: list[int]) -> list[int]:
+        return list(dict.fromkeys(value))
 
 
 class MemberCreateInputSerializer(ClinicChoiceSerializer, MemberFieldsInputSerializer):
@@ -68,7 +70,7 @@ class MemberUpdateInputSerializer(MemberFieldsInputSerializer):
         super().__init__(*args, **kwargs)
 
 
-class MemberListFilterSerializer(serializers.Serializer):
+class MemberListFilterSerializer(QueryParameters):
     q = serializers.CharField(
         required=False,
         max_length=100,
@@ -80,6 +82,8 @@ class MemberListFilterSerializer(serializers.Serializer):
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
+    # "" when the clinic has no address on file, so not documented as an e-mail format.
+    email = serializers.CharField(read_only=True, help_text="E-mail address; empty if none.")
     effective_timezone = serializers.CharField(read_only=True)
 
     class Meta:
@@ -115,13 +119,13 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 # --------------------------------------------------------------------------- enrolments
 
 
-class EnrolmentListFilterSerializer(serializers.Serializer):
+class EnrolmentListFilterSerializer(QueryParameters):
     group = serializers.IntegerField(required=False, min_value=1)
     member = serializers.IntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(choices=EnrolmentStatus.choices, required=False)
 
 
-class EnrolmentReferInputSerializer(serializers.Serializer):
+class EnrolmentReferInputSerializer(InputSerializer):
     """``context["user"]``: the caller; ``context["groups"]``: the groups they may see, with
     ``can_manage`` (a group they see but do not run is a 403). The member is looked up among
     the records they may manage; another clinic's client is a 400."""
@@ -150,12 +154,12 @@ class EnrolmentReferInputSerializer(serializers.Serializer):
         return attrs
 
 
-class FindingInputSerializer(serializers.Serializer):
+class FindingInputSerializer(InputSerializer):
     finding = serializers.ChoiceField(choices=Finding.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class FindingsInputSerializer(serializers.Serializer):
+class FindingsInputSerializer(InputSerializer):
     """One finding (and note) for each of the four contraindication areas; another key is
     refused."""
 
@@ -181,7 +185,7 @@ class FindingsInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ScreeningInputSerializer(serializers.Serializer):
+class ScreeningInputSerializer(InputSerializer):
     findings = FindingsInputSerializer()
     outcome = serializers.ChoiceField(choices=ScreeningOutcome.choices)
     support_plan = serializers.CharField(
@@ -207,7 +211,7 @@ class ScreeningInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ActivateInputSerializer(serializers.Serializer):
+class ActivateInputSerializer(InputSerializer):
     override_reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -217,7 +221,7 @@ class ActivateInputSerializer(serializers.Serializer):
     )
 
 
-class LeaveInputSerializer(serializers.Serializer):
+class LeaveInputSerializer(InputSerializer):
     note = serializers.CharField(
         required=False,
         allow_blank=True,

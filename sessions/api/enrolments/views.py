@@ -76,18 +76,15 @@ def _refuse_unless_staff(user: Any) -> None:
         raise PermissionDenied(STAFF_ONLY)
 
 
-def _clinic_for_member_create(*, user: Any, wanted: int | None) -> Clinic:
-    """The clinic a new record goes to: the only one where ``user`` is staff, or ``wanted``
-    when they are staff in several. A clinic where they are not (or that does not exist) is
-    the same 403."""
-    clinics = list(staff_clinic_list(user=user))
+def _clinic_for_member_create(*, clinics: list[Clinic], wanted: int | None) -> Clinic:
+    """The clinic a new record goes to: the only one of ``clinics`` (where the caller is
+    staff), or ``wanted`` when they are staff in several. A clinic where they are not (or
+    that does not exist) is the same 403."""
     refusal = "Only a clinic's admins and facilitators may add its members."
     if wanted is not None:
         for clinic in clinics:
             if clinic.pk == wanted:
                 return clinic
-        raise PermissionDenied(refusal)
-    if not clinics:
         raise PermissionDenied(refusal)
     if len(clinics) > 1:
         raise ValidationError({"clinic": ["You work in more than one clinic: say which one."]})
@@ -146,10 +143,13 @@ class MemberViewSet(viewsets.GenericViewSet):
         "facilitator keeps seeing the records they created.",
     )
     def create(self, request: Request) -> Response:
+        clinics = list(staff_clinic_list(user=request.user))
+        if not clinics:  # refused before the body is read
+            raise PermissionDenied("Only a clinic's admins and facilitators may add its members.")
         serializer = MemberCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        clinic = _clinic_for_member_create(user=request.user, wanted=data.pop("clinic", None))
+        clinic = _clinic_for_member_create(clinics=clinics, wanted=data.pop("clinic", None))
         member = member_create(clinic=clinic, by=request.user, **data)
         return Response(MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
 

@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from groupcare.api import InputSerializer, OptionalURLField, QueryParameters
 from members.enums import Role
 from members.models import Clinic, Member, User
 from sessions.enums import (
@@ -177,6 +178,7 @@ class GroupStaffOutputSerializer(serializers.ModelSerializer):
     lead_facilitator = PersonSerializer()
     co_facilitators = PersonSerializer(many=True)
     room = RoomNameSerializer(allow_null=True)
+    video_link = OptionalURLField()
     stage_guidance = serializers.CharField()
     stages = serializers.SerializerMethodField()
     schedule = serializers.SerializerMethodField()
@@ -230,6 +232,7 @@ class GroupMemberOutputSerializer(serializers.ModelSerializer):
     view = serializers.SerializerMethodField(help_text='"member": the member-safe view.')
     facilitators = serializers.SerializerMethodField()
     room = serializers.CharField(source="room.name", allow_null=True, default=None)
+    video_link = OptionalURLField()
     schedule = serializers.SerializerMethodField()
 
     class Meta:
@@ -262,7 +265,7 @@ def group_representation(group: Group) -> dict[str, Any]:
 # --- groups: input -------------------------------------------------------------------------
 
 
-class ClinicChoiceSerializer(serializers.Serializer):
+class ClinicChoiceSerializer(InputSerializer):
     clinic = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -270,7 +273,7 @@ class ClinicChoiceSerializer(serializers.Serializer):
     )
 
 
-class _GroupFieldsSerializer(serializers.Serializer):
+class _GroupFieldsSerializer(InputSerializer):
     """The fields a group's creator sets and its managers change; ``context["clinic"]``
     limits the modality, room and facilitator ids to that clinic."""
 
@@ -368,7 +371,7 @@ class StageTransitionOutputSerializer(serializers.ModelSerializer):
         return STAGE_GUIDANCE[Stage(transition.to_stage)]
 
 
-class StageChangeInputSerializer(serializers.Serializer):
+class StageChangeInputSerializer(InputSerializer):
     to = StageChoiceField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     final_session_date = serializers.DateField(
@@ -379,7 +382,7 @@ class StageChangeInputSerializer(serializers.Serializer):
 # --- schedule ------------------------------------------------------------------------------
 
 
-class ScheduleInputSerializer(serializers.Serializer):
+class ScheduleInputSerializer(InputSerializer):
     """Either ``rrule`` or ``weekdays`` (+ ``interval`` and ``count`` or ``until``)."""
 
     rrule = serializers.CharField(
@@ -514,7 +517,7 @@ class RosterNameSerializer(serializers.Serializer):
     preferred_name = serializers.CharField()
 
 
-class RosterFilterSerializer(serializers.Serializer):
+class RosterFilterSerializer(QueryParameters):
     status = serializers.ChoiceField(choices=EnrolmentStatus.choices, required=False)
 
 
@@ -546,11 +549,11 @@ class AgreementOutputSerializer(serializers.ModelSerializer):
         return serializers.DateTimeField().to_representation(acceptance.accepted_at)
 
 
-class AgreementPublishInputSerializer(serializers.Serializer):
+class AgreementPublishInputSerializer(InputSerializer):
     text = serializers.CharField(max_length=20000)
 
 
-class AgreementAcceptInputSerializer(serializers.Serializer):
+class AgreementAcceptInputSerializer(InputSerializer):
     member = serializers.PrimaryKeyRelatedField(
         queryset=Member.objects.none(),
         required=False,
@@ -585,7 +588,7 @@ class RoomCreateInputSerializer(ClinicChoiceSerializer):
     capacity = serializers.IntegerField(min_value=1, max_value=1000)
 
 
-class RoomUpdateInputSerializer(serializers.Serializer):
+class RoomUpdateInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, required=False)
     capacity = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -600,7 +603,7 @@ class ModalityCreateInputSerializer(ClinicChoiceSerializer):
         return value.strip()
 
 
-class GroupListFilterSerializer(serializers.Serializer):
+class GroupListFilterSerializer(QueryParameters):
     """Query parameters of the group list (documented in the schema)."""
 
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)

@@ -468,8 +468,9 @@ class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         operation_id="room_create",
         tags=["rooms"],
         request=RoomCreateInputSerializer,
-        responses={201: RoomOutputSerializer, **error_responses(400, 401, 403)},
-        description="Add a room (clinic admins; send `clinic` when you administer several).",
+        responses={201: RoomOutputSerializer, **error_responses(400, 401, 403, 409)},
+        description="Add a room (clinic admins; send `clinic` when you administer several). "
+        "A name the clinic already uses is a 409 naming that room.",
     )
     def create(self, request: Request) -> Response:
         clinic = clinic_for_write(
@@ -492,8 +493,9 @@ class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         operation_id="room_update",
         tags=["rooms"],
         request=RoomUpdateInputSerializer,
-        responses={200: RoomOutputSerializer, **error_responses(400, 401, 403, 404)},
-        description="Rename a room, change its capacity or take it out of use (admins).",
+        responses={200: RoomOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        description="Rename a room, change its capacity or take it out of use (admins). "
+        "A name the clinic already uses is a 409 naming that room.",
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         room = self.get_object()
@@ -524,8 +526,9 @@ class ModalityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         operation_id="modality_create",
         tags=["modalities"],
         request=ModalityCreateInputSerializer,
-        responses={201: ModalityOutputSerializer, **error_responses(400, 401, 403)},
-        description="Add a modality of your clinic's own (clinic admins).",
+        responses={201: ModalityOutputSerializer, **error_responses(400, 401, 403, 409)},
+        description="Add a modality of your clinic's own (clinic admins). A name in use, "
+        "the clinic's or a built-in one, is a 409 naming that modality.",
     )
     def create(self, request: Request) -> Response:
         clinic = clinic_for_write(
