@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -193,14 +193,34 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 MAX_ID = 2**63 - 1
 
 
-def _bound_integers(fields: Any) -> Any:
-    """Give every integer field without a maximum the id's maximum (documented too)."""
+#: What Python's ``str.strip()`` (and so DRF's trimming) removes, spelled out so the same
+#: class means the same in the schema's (ECMA) patterns and in Python's.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Text with something besides spaces, and no NUL (which PostgreSQL cannot store).
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+#: Text that may be empty, and has no NUL.
+BLANK_TEXT_PATTERN = r"^[^\x00]*$"
+
+
+def _tighten(field: serializers.Field) -> None:
+    """Say in the schema what the field already refuses: an integer has the id's bounds, and
+    text has a pattern for "not only spaces" and "no NUL"."""
+    if isinstance(field, serializers.ListField):
+        _tighten(field.child)
+    elif isinstance(field, serializers.IntegerField) and field.max_value is None:
+        field.max_value = MAX_ID
+        message = field.error_messages["max_value"].format(max_value=MAX_ID)
+        field.validators.append(MaxValueValidator(MAX_ID, message=message))
+    elif type(field) is serializers.CharField and not field.read_only:
+        pattern = BLANK_TEXT_PATTERN if field.allow_blank else TEXT_PATTERN
+        field.validators.append(
+            RegexValidator(pattern, message="Enter text without NUL characters.")
+        )
+
+
+def _tightened(fields: Any) -> Any:
     for field in fields.values():
-        target = field.child if isinstance(field, serializers.ListField) else field
-        if isinstance(target, serializers.IntegerField) and target.max_value is None:
-            target.max_value = MAX_ID
-            message = target.error_messages["max_value"].format(max_value=MAX_ID)
-            target.validators.append(MaxValueValidator(MAX_ID, message=message))
+        _tighten(field)
     return fields
 
 
@@ -255,11 +275,12 @@ def _json_type_error(field: serializers.Field, value: Any) -> Any:
 
 
 class InputSerializer(serializers.Serializer):
-    """A JSON request body: each field takes the JSON type the schema gives it (a string for
-    text, a number for a number, true/false for a flag), not a value DRF could coerce."""
+    # A JSON request body: each field takes the JSON type the schema gives it (a string for
+    # text, a number for a number, true/false for a flag), not a value DRF could coerce.
+    # (A comment, not a docstring: the schema would show it on every request body.)
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        return _bound_integers(super().get_fields())
+        return _tightened(super().get_fields())
 
     def to_internal_value(self, data: Any) -> Any:
         wrong_type: dict[str, Any] = {}
@@ -285,7 +306,7 @@ class QueryParameters(serializers.Serializer):
     naming it: leave it out to mean "any"."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        return _bound_integers(super().get_fields())
+        return _tightened(super().get_fields())
 
     def to_internal_value(self, data: Any) -> Any:
         empty = [name for name in self.fields if name in data and data.get(name) == ""]

@@ -1,9 +1,13 @@
 """What every endpoint shares: JSON errors, strict pagination, JSON bodies of the documented
 types, blank filters refused."""
 
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
+from groupcare.api import MAX_ID
+from tests.api.schemathesis_support import openapi_document
 from tests.api.world import build_world
 from tests.factories.sessions import RoomFactory
 
@@ -140,3 +144,21 @@ def test_a_filter_id_beyond_any_database_is_a_400(admin_api):
 
     assert response.status_code == 400
     assert list(response.json()) == ["group"]
+
+
+@pytest.mark.parametrize("name", ["   ", "Room\x007", "\u3000"])
+def test_text_of_spaces_only_or_with_a_nul_is_refused(admin_api, name):
+    response = admin_api.post("/api/v1/rooms/", {"name": name, "capacity": 8}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["name"]
+
+
+def test_the_schema_says_what_text_and_ids_accept():
+    room = openapi_document()["components"]["schemas"]["RoomCreateInputRequest"]["properties"]
+
+    pattern = re.compile(room["name"]["pattern"])
+    assert pattern.search("Room 7")
+    assert not pattern.search(" \u3000 ")
+    assert not pattern.search("Room\x007")
+    assert room["clinic"]["maximum"] == MAX_ID
