@@ -25,7 +25,8 @@ def room_create(*, clinic: Clinic, name: str, capacity: int, by: User) -> Room:
     one, and NameInUseError for a name the clinic already uses."""
     room = Room(clinic=clinic, name=name.strip(), capacity=capacity)
     _refuse_room_name_in_use(room)
-    room.full_clean()
+    # The name check above and the capacity's validator cover Room's constraints.
+    room.full_clean(exclude=["clinic"], validate_constraints=False)
     try:
         with transaction.atomic():
             room.save()
@@ -54,7 +55,8 @@ def modality_create(*, clinic: Clinic, name: str, by: User) -> Modality:
     # A name of symbols only has no slug of its own; the slug is not unique in a clinic.
     modality = Modality(clinic=clinic, name=name.strip(), slug=slugify(name)[:50] or "custom")
     _refuse_modality_name_in_use(modality)
-    modality.full_clean()
+    # The name check above covers the clinic's constraint; the built-in one needs no clinic.
+    modality.full_clean(exclude=["clinic"], validate_constraints=False)
     try:
         with transaction.atomic():
             modality.save()
@@ -127,7 +129,9 @@ def group_create(
         planned_end=planned_end,
         late_cancel_notice_hours=late_cancel_notice_hours,
     )
-    group.full_clean()
+    # The related rows are instances the caller holds, and clean() and the field validators
+    # cover every check constraint of Group: no query per foreign key or constraint here.
+    group.full_clean(exclude=["clinic", "modality", "lead_facilitator"], validate_constraints=False)
     facilitators = [lead_facilitator, *co_facilitators]
     missing = {user.pk for user in facilitators} - _facilitator_ids(clinic, facilitators)
     if missing:
@@ -137,7 +141,8 @@ def group_create(
         )
     with transaction.atomic():
         group.save()
-        group.co_facilitators.set(co_facilitators)
+        if co_facilitators:
+            group.co_facilitators.add(*co_facilitators)
         StageTransition.objects.create(group=group, from_stage="", to_stage=Stage.FORMING, by=by)
         audit_log(
             action="sessions.group.created",
