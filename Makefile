@@ -50,7 +50,7 @@ deploy-check: $(VENV)/.installed
 	DJANGO_ALLOWED_HOSTS=groupcare.example.org $(PY) manage.py check --deploy --fail-level WARNING
 
 bench:
-	@if [ -d benchmarks ]; then $(PY) -m benchmarks; else echo "No benchmarks yet."; fi
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf var staticfiles .pytest_cache

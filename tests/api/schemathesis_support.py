@@ -4,7 +4,9 @@ pytest-django test transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,3 +86,23 @@ def positive_data_accepted_unless_an_id_is_unknown(
 
 REPLACED_CHECKS = [positive_data_acceptance]
 ADDED_CHECKS = [positive_data_accepted_unless_an_id_is_unknown]
+
+
+EXPORT_PATH = "/api/v1/exports/attendance/"
+
+
+def export_range_within_limits(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A schema cannot say that ``to`` is on or after ``from`` and at most 366 days on: keep
+    generated ranges inside that rule, so schema-valid requests reach the export. (A range
+    outside it is a 400 naming ``to``; tests/api/test_exports_api.py checks that.)"""
+    if not query or ctx.operation is None or ctx.operation.path != EXPORT_PATH:
+        return query
+    days = [query.get(name) for name in ("from", "to")]
+    if not all(isinstance(day, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in days):
+        return query
+    try:
+        first, last = sorted(dt.date.fromisoformat(day) for day in days)
+    except ValueError:
+        return query
+    last = first + dt.timedelta(days=(last - first).days % 366)
+    return {**query, "from": first.isoformat(), "to": last.isoformat()}

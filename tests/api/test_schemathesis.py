@@ -24,6 +24,7 @@ from tests.api.schemathesis_support import (
     ADDED_CHECKS,
     REPLACED_CHECKS,
     connection_kept_across_requests,
+    export_range_within_limits,
     load_schema,
 )
 from tests.api.world import World, build_world
@@ -57,6 +58,7 @@ def bearer_for(world: World) -> Callable[[str], dict[str, str]]:
 
 
 @pytest.mark.parametrize("persona", ["admin", "member"])
+@schema.hooks.apply(export_range_within_limits, name="map_query")
 @schema.parametrize()
 @settings(
     max_examples=12,
