@@ -132,7 +132,12 @@ class TimeCursorPagination(CursorPagination):
             return super().paginate_queryset(queryset, request, view)
         except exceptions.NotFound:
             raise exceptions.ValidationError(
-                {self.cursor_query_param: ["This cursor is not one the API gave out."]}
+                {
+                    self.cursor_query_param: [
+                        "This cursor does not exist: follow a `next` or `previous` link "
+                        "of the list."
+                    ]
+                }
             ) from None
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
