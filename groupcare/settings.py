@@ -295,9 +295,42 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+API_DESCRIPTION = """Schedules, enrolment and attendance for a clinic's therapy groups.
+
+**Sign in.** Send a personal token as `Authorization: Bearer <token>` (the Authorize button
+here). An administrator issues one with `python manage.py issue_token EMAIL`; signed in to
+GroupCare in this browser, you can create your own with `POST /api/v1/me/tokens/` (it is
+shown once). What you see and may do is your role's: a clinic admin their clinic, a
+facilitator the groups they run, a member their own groups and record.
+
+**From a new group to its attendance export** (paths under `/api/v1/`): `POST /groups/` →
+`PUT /groups/{id}/schedule/` (returns the sessions) → `POST /members/` → `POST /enrolments/` → `POST
+/enrolments/{id}/screening/` → `POST /enrolments/{id}/activate/` → `PUT
+/groups/{id}/agreement/` and `POST /groups/{id}/agreement/` (the member's acceptance) → `PUT
+/sessions/{id}/attendance/` → `GET /exports/attendance/?from=&to=&format=csv`.
+
+**Errors.** 400: each invalid field with its messages. 409: a clinic rule refused it,
+`{"detail", "code", "conflict_id"}` (the id of what stands in the way: a double-booked
+session, a room of that name…). 404: not found, or not yours to know about. 403: visible
+to you, but not yours to change. 401: no valid token.
+
+**Conventions.** JSON in and out. Times are ISO 8601 with the clinic's offset; dates are the
+clinic's local dates. Lists are paged: `?page=` and `?page_size=` (at most 200), or for
+sessions a cursor (follow `next`)."""
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "GroupCare API",
-    "DESCRIPTION": "Schedules, enrolment and attendance for a clinic's therapy groups.",
+    "DESCRIPTION": API_DESCRIPTION,
+    "TAGS": [
+        {"name": "me", "description": "Who you are, your API tokens, your upcoming sessions."},
+        {"name": "groups", "description": "Groups, their stage, schedule, roster, agreement."},
+        {"name": "sessions", "description": "Meetings: move, cancel, attendance, can't attend."},
+        {"name": "members", "description": "Client records (clinic staff only)."},
+        {"name": "enrolments", "description": "Referral, screening, joining and leaving."},
+        {"name": "rooms", "description": "The clinic's rooms."},
+        {"name": "modalities", "description": "Therapy modalities: built-in and the clinic's."},
+        {"name": "exports", "description": "Attendance for a date range, as CSV or JSON."},
+    ],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Separate request and response components: read-only fields are not offered as input.

@@ -26,7 +26,10 @@ class MeView(APIView):
     """Who the caller is and which role they hold in which clinic."""
 
     @extend_schema(
-        responses={200: MeOutputSerializer, **error_responses(401)}, operation_id="me_retrieve"
+        responses={200: MeOutputSerializer, **error_responses(401)},
+        operation_id="me_retrieve",
+        tags=["me"],
+        description="Who you are and the role you hold in each clinic.",
     )
     def get(self, request: Request) -> Response:
         user = request.user
@@ -43,9 +46,9 @@ class ApiTokenListView(GenericAPIView):
         return api_token_list(user=self.request.user)
 
     @extend_schema(
-        # 404: PagePagination answers a page that does not exist (?page=0, ?page=99) so.
-        responses={200: ApiTokenOutputSerializer(many=True), **error_responses(401, 404)},
+        responses={200: ApiTokenOutputSerializer(many=True), **error_responses(401)},
         operation_id="me_tokens_list",
+        tags=["me"],
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -55,6 +58,7 @@ class ApiTokenListView(GenericAPIView):
         request=ApiTokenInputSerializer,
         responses={201: ApiTokenIssuedSerializer, **error_responses(400, 401, 403)},
         operation_id="me_tokens_create",
+        tags=["me"],
     )
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, ApiToken):
@@ -78,6 +82,7 @@ class ApiTokenDetailView(GenericAPIView):
     @extend_schema(
         responses={200: ApiTokenOutputSerializer, **error_responses(401, 404)},
         operation_id="me_tokens_retrieve",
+        tags=["me"],
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(
@@ -88,6 +93,7 @@ class ApiTokenDetailView(GenericAPIView):
         request=None,
         responses={204: None, **error_responses(401, 404)},
         operation_id="me_tokens_revoke",
+        tags=["me"],
         description="Revoke the token at once: requests that send it get 401 from now on.",
     )
     def delete(self, request: Request, pk: int) -> Response:
