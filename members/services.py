@@ -21,22 +21,36 @@ def audit_log(
     clinic: Clinic | None,
     obj: models.Model | None = None,
     data: dict[str, Any] | None = None,
+    clinic_id: int | None = None,
 ) -> AuditEntry:
     """Append one audit entry, with the current request's address and agent if any.
 
     Call it inside the service's own transaction, so the entry exists exactly when the
-    change it records does. ``data`` must hold ids and codes, never names or notes.
+    change it records does. ``data`` must hold ids and codes, never names or notes. Give
+    ``clinic_id`` instead of ``clinic`` when only the id is at hand.
     """
     meta = current_request_meta.get()
     return AuditEntry.objects.create(
         action=action,
         actor=actor,
-        clinic=clinic,
+        clinic_id=clinic.pk if clinic is not None else clinic_id,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         data=data or {},
         ip_address=meta.ip_address if meta else None,
         user_agent=meta.user_agent if meta else "",
+    )
+
+
+def member_record_viewed(*, member: Member, by: User) -> None:
+    """Record that ``by`` read ``member``'s record (contact details included): the audit
+    entry names the record by id, never its contents."""
+    audit_log(
+        action="members.member.viewed",
+        actor=by,
+        clinic=None,
+        clinic_id=member.clinic_id,
+        obj=member,
     )
 
 

@@ -189,7 +189,9 @@ def member_list(
 ) -> QuerySet[Member]:
     """The member records ``user`` may manage (:func:`managed_member_queryset_for`: staff
     only), optionally those whose preferred or legal name or e-mail contains ``q`` and those
-    ever enrolled in the group ``group_id``; in one query with the clinic joined in."""
+    ever enrolled in the group ``group_id`` when ``user`` manages that group (another
+    group's enrolments say nothing: the list is empty); in one query with the clinic joined
+    in."""
     members = managed_member_queryset_for(user).select_related("clinic")
     if q:
         members = members.filter(
@@ -197,7 +199,9 @@ def member_list(
         )
     if group_id is not None:
         members = members.filter(
-            pk__in=Enrolment.objects.filter(group_id=group_id).values("member_id")
+            pk__in=Enrolment.objects.filter(
+                group_id=group_id, group__in=managed_group_queryset_for(user)
+            ).values("member_id")
         )
     return members.annotate(can_manage=Value(True, output_field=BooleanField())).order_by(
         "preferred_name", "pk"

@@ -22,7 +22,8 @@ from typing import Any
 
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 
-from members.models import Clinic
+from members.enums import STAFF_ROLES
+from members.models import Clinic, ClinicRole
 from sessions.models import Attendance, Group
 from sessions.permissions import (
     AnyUser,
@@ -65,7 +66,7 @@ _FIELDS = (
     "session__group__clinic__timezone",
     "session__group_id",
     "session__group__name",
-    "session__group__billing_code",
+    "export_billing_code",
     "member_id",
     "member__preferred_name",
     "export_legal_name",
@@ -120,7 +121,14 @@ def attendance_export_queryset(
 
     ``export_legal_name`` is the member's legal name for the staff who run the group (a
     clinic admin, its facilitators) and for the member themself, else None: a substitute
-    facilitator sees preferred names only, as on the session's attendance sheet."""
+    facilitator sees preferred names only, as on the session's attendance sheet.
+    ``export_billing_code`` is the group's billing code for the clinic's staff, else None:
+    a member's own export carries what their member view of the group does."""
+    billing_visible = Q(
+        session__group__clinic_id__in=ClinicRole.objects.filter(
+            user_id=user.pk, role__in=STAFF_ROLES
+        ).values("clinic_id")
+    )
     legal_name_visible = Q(session__group__in=managed_group_queryset_for(user)) | Q(
         member__user_id=user.pk
     )
@@ -136,7 +144,12 @@ def attendance_export_queryset(
                 When(legal_name_visible, then=F("member__legal_name")),
                 default=Value(None),
                 output_field=CharField(),
-            )
+            ),
+            export_billing_code=Case(
+                When(billing_visible, then=F("session__group__billing_code")),
+                default=Value(None),
+                output_field=CharField(),
+            ),
         )
         .order_by("session__start", "session_id", "member__preferred_name", "member_id")
         .values_list(*_FIELDS)

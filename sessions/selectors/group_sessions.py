@@ -31,6 +31,7 @@ from sessions.permissions import (
     managed_group_queryset_for,
     managed_group_session_queryset_for,
 )
+from sessions.selectors.groups import seat_holder_exists
 
 
 def _with_representation(sessions: QuerySet[GroupSession], user: AnyUser) -> QuerySet[GroupSession]:
@@ -47,6 +48,7 @@ def _with_representation(sessions: QuerySet[GroupSession], user: AnyUser) -> Que
             can_manage=Exists(managed_group_queryset_for(user).filter(pk=OuterRef("group_id"))),
             can_run=Exists(managed_group_session_queryset_for(user).filter(pk=OuterRef("pk"))),
             own_attendance=Subquery(own_attendance),
+            has_seat=seat_holder_exists(user, group_ref=OuterRef("group_id")),
         )
         .select_related("group__clinic", "room")
         .prefetch_related(Prefetch("facilitations", facilitations, to_attr="facilitator_rows"))
@@ -56,8 +58,9 @@ def _with_representation(sessions: QuerySet[GroupSession], user: AnyUser) -> Que
 
 def group_session_list(*, user: AnyUser) -> QuerySet[GroupSession]:
     """Every session ``user`` may see (:func:`group_session_queryset_for`), earliest first,
-    with ``can_manage``, ``can_run``, ``own_attendance`` and ``facilitator_rows``. Callers
-    narrow it further (group, room, time range…) before it is evaluated."""
+    with ``can_manage``, ``can_run``, ``own_attendance``, ``has_seat`` and
+    ``facilitator_rows``. Callers narrow it further (group, room, time range…) before it is
+    evaluated."""
     if not user.is_authenticated or not user.is_active:
         return GroupSession.objects.none()
     return _with_representation(group_session_queryset_for(user), user)

@@ -32,13 +32,15 @@ def group_list(
 ) -> QuerySet[Group]:
     """The groups ``user`` may see (:func:`group_queryset_for`), with what a group's
     representation shows joined in, and ``can_manage``: whether ``user`` may run the group
-    (staff view) or only sees it as a member."""
+    (staff view) or only sees it as a member, and ``has_seat``: whether ``user`` is an
+    active member of it (only they get its video link)."""
     groups = (
         group_queryset_for(user)
         .annotate(
             can_manage=Exists(managed_group_queryset_for(user).filter(pk=OuterRef("pk")))
             if user.is_authenticated
-            else Value(False, output_field=BooleanField())
+            else Value(False, output_field=BooleanField()),
+            has_seat=seat_holder_exists(user, group_ref=OuterRef("pk")),
         )
         .select_related("clinic", "modality", "room", "lead_facilitator", "schedule")
         .prefetch_related("co_facilitators")
@@ -51,6 +53,17 @@ def group_list(
     if modality_id is not None:
         groups = groups.filter(modality_id=modality_id)
     return groups
+
+
+def seat_holder_exists(user: AnyUser, *, group_ref: OuterRef) -> Exists | Value:
+    """Whether ``user`` holds a seat (an active enrolment) in the group at ``group_ref``."""
+    if not user.is_authenticated:
+        return Value(False, output_field=BooleanField())
+    return Exists(
+        Enrolment.objects.filter(
+            group_id=group_ref, member__user=user, status=EnrolmentStatus.ACTIVE
+        )
+    )
 
 
 def stage_transition_list(*, group: Group) -> QuerySet[StageTransition]:

@@ -154,6 +154,19 @@ def enrolment_refer(
 # --------------------------------------------------------------------------- screening
 
 
+def screening_viewed(*, screening: Screening, enrolment: Enrolment, by: User) -> None:
+    """Record that ``by`` read ``enrolment``'s screening (clinical findings): by id, never
+    its contents."""
+    audit_log(
+        action="sessions.screening.viewed",
+        actor=by,
+        clinic=None,
+        clinic_id=enrolment.group.clinic_id,
+        obj=screening,
+        data={"enrolment_id": enrolment.pk},
+    )
+
+
 def screening_record(
     *,
     enrolment: Enrolment,

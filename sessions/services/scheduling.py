@@ -43,6 +43,7 @@ from members.services import audit_log
 from sessions.enums import GroupStatus, SessionStatus
 from sessions.errors import DoubleBookingError, ScheduleError, SessionChangeError
 from sessions.models import Attendance, Group, GroupSession, Room, Schedule, SessionFacilitator
+from sessions.permissions import group_session_queryset_for
 from sessions.selectors.scheduling import BookingConflict, BookingRequest, booking_conflict_find
 
 T = TypeVar("T")
@@ -278,7 +279,7 @@ def _format_local(moment: dt.datetime, tz_name: str) -> str:
 
 
 def _double_booking_error(
-    conflict: BookingConflict, *, clinic_id: int, users: dict[int, User]
+    conflict: BookingConflict, *, clinic_id: int, users: dict[int, User], viewer: User | None
 ) -> DoubleBookingError:
     if conflict.facilitator_id is not None:
         user = users.get(conflict.facilitator_id)
@@ -287,6 +288,12 @@ def _double_booking_error(
         who = f"Room {conflict.room_name}"
     if conflict.clinic_id != clinic_id:
         # Nothing crosses between clinics, not even that another clinic has a booking.
+        return DoubleBookingError(f"{who} is not available at that time.")
+    if (
+        viewer is not None
+        and not group_session_queryset_for(viewer).filter(pk=conflict.session_id).exists()
+    ):
+        # A session of a group the caller does not run: neither its group nor its id.
         return DoubleBookingError(f"{who} is not available at that time.")
     return DoubleBookingError(
         f"{who} is already booked: {conflict.group_name}, "
@@ -305,6 +312,8 @@ class _Booking:
     users: dict[int, User]
     clinic_id: int
     exclude_session_ids: Collection[int] = ()
+    #: Who asked: a conflict with a session they may not see is refused without naming it.
+    viewer: User | None = None
 
 
 def _ensure_free(booking: _Booking) -> None:
@@ -312,7 +321,9 @@ def _ensure_free(booking: _Booking) -> None:
         requests=booking.requests, exclude_session_ids=booking.exclude_session_ids
     )
     if conflict is not None:
-        raise _double_booking_error(conflict, clinic_id=booking.clinic_id, users=booking.users)
+        raise _double_booking_error(
+            conflict, clinic_id=booking.clinic_id, users=booking.users, viewer=booking.viewer
+        )
 
 
 def _write_guarded(write: Callable[[], T], booking: _Booking) -> T:
@@ -413,7 +424,9 @@ def _create_sessions(
     return sessions
 
 
-def _generate(group: Group, schedule: Schedule, now: dt.datetime) -> list[GroupSession]:
+def _generate(
+    group: Group, schedule: Schedule, now: dt.datetime, viewer: User | None = None
+) -> list[GroupSession]:
     """Create the missing occurrences in bulk; the caller holds the group's lock."""
     if group.status == GroupStatus.ARCHIVED:
         return []
@@ -438,6 +451,7 @@ def _generate(group: Group, schedule: Schedule, now: dt.datetime) -> list[GroupS
         ],
         users=users,
         clinic_id=group.clinic_id,
+        viewer=viewer,
     )
     _ensure_free(booking)
     return _write_guarded(lambda: _create_sessions(group, occurrences, users), booking)
@@ -483,7 +497,9 @@ class _Regenerated:
     created: list[GroupSession]
 
 
-def _regenerate(group: Group, schedule: Schedule, now: dt.datetime) -> _Regenerated:
+def _regenerate(
+    group: Group, schedule: Schedule, now: dt.datetime, viewer: User | None = None
+) -> _Regenerated:
     """Bring the group's future sessions in line with ``schedule``, in place.
 
     Sessions are matched to occurrences by ``series_date``. A session *follows the series*
@@ -554,6 +570,7 @@ def _regenerate(group: Group, schedule: Schedule, now: dt.datetime) -> _Regenera
         clinic_id=group.clinic_id,
         exclude_session_ids=[session.pk for session, _ in updates]
         + [session.pk for session in dropped],
+        viewer=viewer,
     )
     _ensure_free(booking)
 
@@ -639,7 +656,7 @@ def schedule_set(
             raise ScheduleError("This group is archived; its schedule can no longer change.")
         _ensure_some_session(Schedule(group=locked, **fields), locked)
         schedule, created = Schedule.objects.update_or_create(group=locked, defaults=fields)
-        result = _regenerate(locked, schedule, now)
+        result = _regenerate(locked, schedule, now, viewer=by)
         audit_log(
             action="sessions.schedule.set",
             actor=by,
@@ -800,6 +817,7 @@ def group_session_move(
             users=new_users,
             clinic_id=group.clinic_id,
             exclude_session_ids=[current.pk],
+            viewer=by,
         )
         _ensure_free(booking)
         before = {
@@ -1049,6 +1067,7 @@ def group_sessions_unfinalise(
                 ],
                 users={row.facilitator_id: row.facilitator for row in facilitations},
                 clinic_id=locked.clinic_id,
+                viewer=by,
             )
             _ensure_free(booking)
 

@@ -524,8 +524,8 @@ def test_screening_read_runs_four_queries(world, api, django_assert_num_queries)
     _screen(world.enrolment, world.users["facilitator"])
     _as(api, world.users["facilitator"])
 
-    # session, user, enrolment, screening
-    with django_assert_num_queries(4):
+    # session, user, enrolment, screening, audit entry of the read
+    with django_assert_num_queries(5):
         api.get(f"/api/v1/enrolments/{world.enrolment.pk}/screening/")
 
 

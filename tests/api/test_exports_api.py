@@ -97,8 +97,9 @@ def register(world):
     return Register(world)
 
 
-def _row(attendance, *, legal_name=True, tz="+01:00"):
-    """The export row of ``attendance`` (a London session in June unless ``tz`` says)."""
+def _row(attendance, *, legal_name=True, staff=True, tz="+01:00"):
+    """The export row of ``attendance`` (a London session in June unless ``tz`` says), as
+    the clinic's staff get it (``staff``) or as the member themself does."""
     session, member = attendance.session, attendance.member
     offset = dt.timezone(dt.timedelta(hours=int(tz[:3]), minutes=int(tz[4:])))
     return {
@@ -110,7 +111,7 @@ def _row(attendance, *, legal_name=True, tz="+01:00"):
         "clinic_id": session.group.clinic_id,
         "group_id": session.group_id,
         "group_name": session.group.name,
-        "billing_code": session.group.billing_code,
+        "billing_code": session.group.billing_code if staff else None,
         "member_id": member.pk,
         "member_name": member.preferred_name,
         "member_legal_name": member.legal_name if legal_name else None,
@@ -157,7 +158,7 @@ def test_a_row_gives_local_times_with_their_offset(world, api, register):
             "clinic_id": world.clinic.pk,
             "group_id": world.group.pk,
             "group_name": "Tuesday Group",
-            "billing_code": "90853",
+            "billing_code": None,  # a member's own export: no billing code
             "member_id": world.member_record.pk,
             "member_name": "Alex",
             "member_legal_name": "Alexandra Stone",
@@ -192,13 +193,13 @@ def test_other_facilitator_never_sees_the_group_they_do_not_run(world, api, regi
 def test_member_exports_their_own_rows_only(world, api, register):
     rows = _json(_as(api, world.users["member"]).get(URL, JUNE))
 
-    assert rows == [_row(register.alex_row)]
+    assert rows == [_row(register.alex_row, staff=False)]
 
 
 def test_other_member_never_sees_a_fellow_members_rows(world, api, register):
     rows = _json(_as(api, world.users["other_member"]).get(URL, JUNE))
 
-    assert rows == [_row(register.bo_row)]
+    assert rows == [_row(register.bo_row, staff=False)]
 
 
 def test_other_clinic_admin_exports_their_clinic_only(world, api, register):
@@ -248,7 +249,7 @@ def test_group_narrows_the_export_to_that_group(world, api, register):
 def test_member_may_narrow_to_their_group_and_still_gets_only_their_rows(world, api, register):
     rows = _json(_as(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
 
-    assert rows == [_row(register.alex_row)]
+    assert rows == [_row(register.alex_row, staff=False)]
 
 
 @pytest.mark.parametrize("persona", ["other_facilitator", "other_member", "other_clinic_admin"])
@@ -268,7 +269,7 @@ def test_a_member_who_left_may_still_narrow_to_the_group_of_their_rows(world, ap
 
     rows = _json(_as(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
 
-    assert rows == [_row(register.alex_row)]
+    assert rows == [_row(register.alex_row, staff=False)]
 
 
 # --- dates -------------------------------------------------------------------------------

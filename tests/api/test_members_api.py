@@ -190,8 +190,8 @@ def test_admin_of_another_clinic_does_not_see_the_record(world, api):
 def test_detail_runs_three_queries(world, api, django_assert_num_queries):
     _as(api, world.users["facilitator"])
 
-    # session, user, record
-    with django_assert_num_queries(3):
+    # session, user, record, audit entry of the read
+    with django_assert_num_queries(4):
         api.get(f"/api/v1/members/{world.member_record.pk}/")
 
 

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from groupcare.api import error_responses
 from members.models import Clinic, Member
-from members.services import member_create, member_update
+from members.services import member_create, member_record_viewed, member_update
 from sessions.api.enrolments.serializers import (
     ActivateInputSerializer,
     EnrolmentListFilterSerializer,
@@ -59,6 +59,7 @@ from sessions.services.enrolment import (
     enrolment_waitlist,
     enrolment_withdraw,
     screening_record,
+    screening_viewed,
 )
 
 STAFF_ONLY = "Member records and enrolments are for the clinic's staff."
@@ -131,7 +132,9 @@ class MemberViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(MemberOutputSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(MemberOutputSerializer(self.get_object()).data)
+        member = self.get_object()
+        member_record_viewed(member=member, by=request.user)
+        return Response(MemberOutputSerializer(member).data)
 
     @extend_schema(
         operation_id="member_create",
@@ -267,9 +270,11 @@ class EnrolmentViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], url_path="screening", url_name="screening")
     def screening(self, request: Request, pk: str) -> Response:
-        screening = screening_latest_detail(enrolment=self._managed())
+        enrolment = self._managed()
+        screening = screening_latest_detail(enrolment=enrolment)
         if screening is None:
             raise NotFound("No screening is recorded for this enrolment yet.")
+        screening_viewed(screening=screening, enrolment=enrolment, by=request.user)
         return Response(ScreeningOutputSerializer(screening).data)
 
     @extend_schema(

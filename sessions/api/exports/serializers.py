@@ -80,7 +80,9 @@ class AttendanceExportRowSerializer(serializers.Serializer):
     clinic_id = serializers.IntegerField()
     group_id = serializers.IntegerField()
     group_name = serializers.CharField()
-    billing_code = serializers.CharField(help_text="e.g. CPT 90853.")
+    billing_code = serializers.CharField(
+        allow_null=True, help_text="e.g. 90853; for the clinic's staff, else null."
+    )
     member_id = serializers.IntegerField()
     member_name = serializers.CharField(help_text="The member's preferred name.")
     member_legal_name = serializers.CharField(

@@ -32,6 +32,7 @@ from sessions.api.groups.serializers import (
     FacilitatorNameSerializer,
     PersonSerializer,
     RoomNameSerializer,
+    SeatHolderLinkField,
     StageChoiceField,
 )
 from sessions.enums import AttendanceStatus, SessionStatus
@@ -311,6 +312,8 @@ class SessionMemberOutputSerializer(_SessionTimesSerializer):
         help_text='Your attendance as recorded (e.g. `excused` after "I can\'t come"); '
         "null when nothing is recorded.",
     )
+
+    video_link = SeatHolderLinkField()
 
     class Meta:
         model = GroupSession

@@ -12,6 +12,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -226,13 +227,22 @@ class GroupStaffOutputSerializer(serializers.ModelSerializer):
         return ScheduleOutputSerializer(schedule).data if schedule else None
 
 
+class SeatHolderLinkField(OptionalURLField):
+    """The video link, for a member with a seat in the group (``has_seat``, annotated by the
+    selectors); null for one on the waitlist or who has left, who may see the group but not
+    join its meetings."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return super().get_attribute(instance) if getattr(instance, "has_seat", False) else None
+
+
 class GroupMemberOutputSerializer(serializers.ModelSerializer):
     """What a member of the group sees: no billing code, sizes, notes or ids of people."""
 
     view = serializers.SerializerMethodField(help_text='"member": the member-safe view.')
     facilitators = serializers.SerializerMethodField()
     room = serializers.CharField(source="room.name", allow_null=True, default=None)
-    video_link = OptionalURLField()
+    video_link = SeatHolderLinkField()
     schedule = serializers.SerializerMethodField()
 
     class Meta:
@@ -377,6 +387,15 @@ class StageChangeInputSerializer(InputSerializer):
     final_session_date = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Needed to move to adjourning."
     )
+
+    def validate_final_session_date(self, value: dt.date | None) -> dt.date | None:
+        if value is not None and value > timezone.localdate() + dt.timedelta(
+            days=366 * MAX_SCHEDULE_YEARS
+        ):
+            raise serializers.ValidationError(
+                f"The final session can be at most {MAX_SCHEDULE_YEARS} years ahead."
+            )
+        return value
 
 
 # --- schedule ------------------------------------------------------------------------------
