@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import models, transaction
@@ -52,6 +53,25 @@ def member_record_viewed(*, member: Member, by: User) -> None:
         clinic_id=member.clinic_id,
         obj=member,
     )
+
+
+def member_records_listed(
+    *, members: Sequence[Member], by: User, obj: models.Model | None = None
+) -> None:
+    """Record that ``by`` was shown ``members``' records in a list (a page of the member
+    list, a group's roster): one entry per clinic, naming the records by id only."""
+    by_clinic: dict[int, list[int]] = {}
+    for member in members:
+        by_clinic.setdefault(member.clinic_id, []).append(member.pk)
+    for clinic_id, member_ids in by_clinic.items():
+        audit_log(
+            action="members.member.listed",
+            actor=by,
+            clinic=None,
+            clinic_id=clinic_id,
+            obj=obj,
+            data={"member_ids": member_ids},
+        )
 
 
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:

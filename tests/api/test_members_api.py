@@ -153,8 +153,8 @@ def test_list_runs_the_same_queries_at_any_page_size(world, api, django_assert_n
         MemberFactory(clinic=world.clinic)
     _as(api, world.users["admin"])
 
-    # session, user, staff role, count, page
-    with django_assert_num_queries(5):
+    # session, user, staff role, count, page, audit entry of the records shown
+    with django_assert_num_queries(6):
         response = api.get(f"/api/v1/members/?page_size={size}")
 
     assert len(response.json()["results"]) == size

@@ -173,3 +173,28 @@ def test_a_final_session_date_beyond_the_calendar_is_a_400_not_a_crash(world):
 
     assert response.status_code == 400
     assert list(response.json()) == ["final_session_date"]
+
+
+def test_a_page_of_member_records_or_a_staff_roster_is_audited_by_ids(world):
+    api = _as(world.users["facilitator"])
+
+    assert api.get("/api/v1/members/").status_code == 200
+    assert api.get(f"/api/v1/groups/{world.group.pk}/roster/").status_code == 200
+
+    listed = AuditEntry.objects.filter(
+        actor=world.users["facilitator"], action="members.member.listed"
+    ).order_by("pk")
+    assert [entry.data["member_ids"] for entry in listed] == [
+        [world.member_record.pk],
+        [world.member_record.pk],
+    ]
+    assert listed[1].object_id == str(world.group.pk)
+
+
+def test_a_members_view_of_the_roster_is_not_a_read_of_records(world):
+    assert (
+        _as(world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/").status_code
+        == 200
+    )
+
+    assert not AuditEntry.objects.filter(action="members.member.listed").exists()

@@ -25,7 +25,12 @@ from rest_framework.response import Response
 
 from groupcare.api import error_responses
 from members.models import Clinic, Member
-from members.services import member_create, member_record_viewed, member_update
+from members.services import (
+    member_create,
+    member_record_viewed,
+    member_records_listed,
+    member_update,
+)
 from sessions.api.enrolments.serializers import (
     ActivateInputSerializer,
     EnrolmentListFilterSerializer,
@@ -129,6 +134,7 @@ class MemberViewSet(viewsets.GenericViewSet):
             group_id=filters.validated_data.get("group"),
         )
         page = self.paginate_queryset(members)
+        member_records_listed(members=page, by=request.user)
         return self.get_paginated_response(MemberOutputSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from groupcare.api import error_responses
 from members.enums import STAFF_ROLES, Role
 from members.models import Clinic, ClinicRole, Member
+from members.services import member_records_listed
 from sessions.api.groups.serializers import (
     AgreementAcceptanceOutputSerializer,
     AgreementAcceptInputSerializer,
@@ -336,6 +337,9 @@ class GroupViewSet(viewsets.GenericViewSet):
             filters.is_valid(raise_exception=True)
             page = self.paginate_queryset(
                 roster_list(group=group, status=filters.validated_data.get("status"))
+            )
+            member_records_listed(
+                members=[enrolment.member for enrolment in page], by=request.user, obj=group
             )
             return self.get_paginated_response(RosterStaffEntrySerializer(page, many=True).data)
         own = member_record_in_group(user=request.user, group=group)
