@@ -19,7 +19,7 @@ def audit_log(
     *,
     action: str,
     actor: User | None,
-    clinic: Clinic | None,
+    clinic: Clinic | None = None,
     obj: models.Model | None = None,
     data: dict[str, Any] | None = None,
     clinic_id: int | None = None,
@@ -49,7 +49,6 @@ def member_record_viewed(*, member: Member, by: User) -> None:
     audit_log(
         action="members.member.viewed",
         actor=by,
-        clinic=None,
         clinic_id=member.clinic_id,
         obj=member,
     )
@@ -67,7 +66,6 @@ def member_records_listed(
         audit_log(
             action="members.member.listed",
             actor=by,
-            clinic=None,
             clinic_id=clinic_id,
             obj=obj,
             data={"member_ids": member_ids},
@@ -213,7 +211,7 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
         audit_log(
             action="members.member.updated",
             actor=by,
-            clinic=member.clinic,
+            clinic_id=member.clinic_id,
             obj=member,
             data={"member_id": member.pk, "fields": changed},
         )

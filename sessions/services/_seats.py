@@ -77,7 +77,7 @@ def activate_or_waitlist(
         audit_log(
             action="sessions.enrolment.activated",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=enrolment,
             data={"group_id": group.pk, "member_id": enrolment.member_id},
         )
@@ -88,7 +88,7 @@ def activate_or_waitlist(
         audit_log(
             action="sessions.enrolment.waitlisted",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=enrolment,
             data={"group_id": group.pk, "member_id": enrolment.member_id, "reason": "full"},
         )

@@ -43,7 +43,7 @@ def agreement_publish(*, group: Group, text: str, by: User) -> Agreement:
         audit_log(
             action="sessions.agreement.published",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=agreement,
             data={"group_id": group.pk, "version": agreement.version},
         )
@@ -111,7 +111,7 @@ def agreement_accept(
         audit_log(
             action="sessions.agreement.accepted",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=acceptance,
             data={
                 "group_id": group.pk,

@@ -342,7 +342,7 @@ def attendance_cant_attend(
         audit_log(
             action="sessions.attendance.cant_attend",
             actor=by,
-            clinic=session.group.clinic,
+            clinic_id=session.group.clinic_id,
             obj=row,
             data={"session_id": session.pk, "member_id": member.pk, "status": str(status)},
         )

@@ -99,7 +99,7 @@ def _withdraw_pending_offer(
     audit_log(
         action="sessions.waitlist.declined",
         actor=by,
-        clinic=group.clinic,
+        clinic_id=group.clinic_id,
         obj=offer,
         data={"enrolment_id": enrolment.pk, "reason": "enrolment_closed"},
     )
@@ -144,7 +144,7 @@ def enrolment_refer(
         audit_log(
             action="sessions.enrolment.referred",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=enrolment,
             data={"group_id": group.pk, "member_id": member.pk},
         )
@@ -160,7 +160,6 @@ def screening_viewed(*, screening: Screening, enrolment: Enrolment, by: User) ->
     audit_log(
         action="sessions.screening.viewed",
         actor=by,
-        clinic=None,
         clinic_id=enrolment.group.clinic_id,
         obj=screening,
         data={"enrolment_id": enrolment.pk},
@@ -236,7 +235,7 @@ def screening_record(
         audit_log(
             action="sessions.screening.recorded",
             actor=by,
-            clinic=enrolment.group.clinic,
+            clinic_id=enrolment.group.clinic_id,
             obj=screening,
             data={"enrolment_id": enrolment.pk, "outcome": outcome},
         )
@@ -297,7 +296,7 @@ def enrolment_activate(
             audit_log(
                 action="sessions.enrolment.screening_overridden",
                 actor=by,
-                clinic=group.clinic,
+                clinic_id=group.clinic_id,
                 obj=enrolment,
                 data={"group_id": group.pk, "member_id": enrolment.member_id},
             )
@@ -337,7 +336,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, by: User) -> Enrolment:
         audit_log(
             action="sessions.enrolment.waitlisted",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=enrolment,
             data={"group_id": group.pk, "member_id": enrolment.member_id, "reason": "explicit"},
         )
@@ -393,7 +392,7 @@ def _enrolment_close(
         audit_log(
             action=action,
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=enrolment,
             data={
                 "group_id": group.pk,

@@ -212,7 +212,7 @@ def stage_change(
         audit_log(
             action="sessions.group.stage_changed",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=group,
             data={"from": str(current), "to": str(to), "transition_id": transition.pk},
         )
@@ -256,7 +256,7 @@ def room_update(
             audit_log(
                 action="sessions.room.updated",
                 actor=by,
-                clinic=room.clinic,
+                clinic_id=room.clinic_id,
                 obj=room,
                 data={"fields": sorted(changes)},
             )
@@ -357,7 +357,7 @@ def group_update(
             audit_log(
                 action="sessions.group.updated",
                 actor=by,
-                clinic=locked.clinic,
+                clinic_id=locked.clinic_id,
                 obj=locked,
                 data={"fields": changed},
             )

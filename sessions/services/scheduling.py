@@ -483,7 +483,7 @@ def group_sessions_generate(*, group: Group, now: dt.datetime | None = None) -> 
             audit_log(
                 action="sessions.schedule.generated",
                 actor=None,
-                clinic=locked.clinic,
+                clinic_id=locked.clinic_id,
                 obj=schedule,
                 data={"session_ids": [session.pk for session in created]},
             )
@@ -660,7 +660,7 @@ def schedule_set(
         audit_log(
             action="sessions.schedule.set",
             actor=by,
-            clinic=locked.clinic,
+            clinic_id=locked.clinic_id,
             obj=schedule,
             data={
                 "group_id": locked.pk,
@@ -848,7 +848,7 @@ def group_session_move(
         audit_log(
             action="sessions.session.moved",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=current,
             data={
                 "group_id": group.pk,
@@ -899,7 +899,7 @@ def group_session_cancel(
         audit_log(
             action="sessions.session.cancelled",
             actor=by,
-            clinic=current.group.clinic,
+            clinic_id=current.group.clinic_id,
             obj=current,
             data={"group_id": current.group_id, "start": current.start.isoformat()},
         )
@@ -1004,7 +1004,7 @@ def group_sessions_finalise(
         audit_log(
             action="sessions.schedule.finalised",
             actor=by,
-            clinic=locked.clinic,
+            clinic_id=locked.clinic_id,
             obj=final,
             data={
                 "group_id": locked.pk,
@@ -1085,7 +1085,7 @@ def group_sessions_unfinalise(
         audit_log(
             action="sessions.schedule.unfinalised",
             actor=by,
-            clinic=locked.clinic,
+            clinic_id=locked.clinic_id,
             obj=locked,
             data={
                 "group_id": locked.pk,

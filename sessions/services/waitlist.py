@@ -62,7 +62,7 @@ def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> Wait
         audit_log(
             action="sessions.waitlist.offered",
             actor=None,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=offer,
             data={"enrolment_id": enrolment.pk, "group_id": group.pk},
         )
@@ -75,7 +75,7 @@ def _offer_expire(offer: WaitlistOffer, *, group: Group) -> None:
     audit_log(
         action="sessions.waitlist.expired",
         actor=None,
-        clinic=group.clinic,
+        clinic_id=group.clinic_id,
         obj=offer,
         data={"enrolment_id": offer.enrolment_id, "group_id": group.pk},
     )
@@ -119,7 +119,7 @@ def waitlist_offer_accept(
             audit_log(
                 action="sessions.waitlist.accepted",
                 actor=by,
-                clinic=group.clinic,
+                clinic_id=group.clinic_id,
                 obj=offer,
                 data={"enrolment_id": enrolment.pk, "group_id": group.pk},
             )
@@ -148,7 +148,7 @@ def waitlist_offer_decline(
         audit_log(
             action="sessions.waitlist.declined",
             actor=by,
-            clinic=group.clinic,
+            clinic_id=group.clinic_id,
             obj=offer,
             data={"enrolment_id": offer.enrolment_id, "group_id": group.pk},
         )
