@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from groupcare.env import env_bool, env_int, env_list, env_str
@@ -274,6 +275,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
 )
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "groupcare.heartbeat", "schedule": 60.0},
+    # Nightly (UTC): each active group's sessions up to its horizon.
+    "sessions-horizon-extend": {
+        "task": "groupcare.sessions.horizon_extend",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    "sessions-waitlist-offers-expire": {
+        "task": "groupcare.sessions.waitlist_offers_expire",
+        "schedule": 300.0,
+    },
+    "sessions-complete": {"task": "groupcare.sessions.sessions_complete", "schedule": 300.0},
 }
 
 # --- REST API ------------------------------------------------------------------------

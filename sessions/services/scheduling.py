@@ -1094,3 +1094,50 @@ def group_sessions_unfinalise(
             },
         )
     return sorted([*sessions, *created], key=lambda session: (session.start, session.pk))
+
+
+# --- periodic jobs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HorizonExtension:
+    """What one run of :func:`group_sessions_extend_all` did: the new sessions per group, and
+    the groups whose next sessions could not be booked (a room or facilitator taken)."""
+
+    created: dict[int, list[int]]
+    refused: dict[int, str]
+
+
+def group_sessions_extend_all(*, now: dt.datetime | None = None) -> HorizonExtension:
+    """Extend every active group with a schedule to its horizon (the nightly job).
+
+    Each group in its own transaction (:func:`group_sessions_generate`), so one group whose
+    next session clashes is reported and skipped, and the others still get theirs. Running
+    it again creates nothing new: a series date with a row is never generated twice.
+    """
+    now = now or timezone.now()
+    created: dict[int, list[int]] = {}
+    refused: dict[int, str] = {}
+    groups = Group.objects.filter(status=GroupStatus.ACTIVE, schedule__isnull=False).order_by("pk")
+    for group in groups:
+        try:
+            sessions = group_sessions_generate(group=group, now=now)
+        except DoubleBookingError as refusal:
+            refused[group.pk] = refusal.message
+            continue
+        if sessions:
+            created[group.pk] = [session.pk for session in sessions]
+    return HorizonExtension(created=created, refused=refused)
+
+
+def group_sessions_complete_ended(*, now: dt.datetime | None = None) -> int:
+    """Mark every scheduled session that has ended as completed; return how many.
+
+    One conditional update: a session cancelled or completed meanwhile is left alone, and a
+    second run changes nothing. Attendance can still be recorded afterwards (the lock period
+    decides that, not the status).
+    """
+    now = now or timezone.now()
+    return GroupSession.objects.filter(status=SessionStatus.SCHEDULED, end__lte=now).update(
+        status=SessionStatus.COMPLETED, updated_at=now
+    )
