@@ -43,3 +43,54 @@ class Case:
 def expect(**statuses: int) -> dict[str, int]:
     """Expected statuses; ``anonymous`` defaults to 401."""
     return {"anonymous": UNAUTHENTICATED, **statuses}
+
+
+# --- the profiles most routes share -----------------------------------------------------------
+
+
+def everyone(status: int = OK) -> dict[str, int]:
+    """Anyone signed in gets ``status`` (each sees their own scope)."""
+    return expect(
+        admin=status,
+        facilitator=status,
+        other_facilitator=status,
+        member=status,
+        other_member=status,
+        other_clinic_admin=status,
+    )
+
+
+def group_viewers(status: int = OK) -> dict[str, int]:
+    """The group's staff and its member get ``status``; nobody else knows it exists."""
+    return expect(
+        admin=status,
+        facilitator=status,
+        other_facilitator=NOT_FOUND,
+        member=status,
+        other_member=NOT_FOUND,
+        other_clinic_admin=NOT_FOUND,
+    )
+
+
+def group_managers(status: int) -> dict[str, int]:
+    """Staff who run the group get ``status``; its member sees it but may not (403)."""
+    return expect(
+        admin=status,
+        facilitator=status,
+        other_facilitator=NOT_FOUND,
+        member=FORBIDDEN,
+        other_member=NOT_FOUND,
+        other_clinic_admin=NOT_FOUND,
+    )
+
+
+def staff_anywhere(status: int = OK) -> dict[str, int]:
+    """Admins and facilitators of any clinic get ``status`` (in their own); members 403."""
+    return expect(
+        admin=status,
+        facilitator=status,
+        other_facilitator=status,
+        member=FORBIDDEN,
+        other_member=FORBIDDEN,
+        other_clinic_admin=status,
+    )

@@ -3,41 +3,16 @@
 from members.models import Member
 from sessions.enums import EnrolmentStatus, ScreeningOutcome
 from sessions.models import Enrolment, Screening
-from tests.api.matrix import CREATED, FORBIDDEN, NOT_FOUND, OK, Case, expect
-
-#: Staff anywhere may list and add member records (each in their own clinic); members may not.
-STAFF_ONLY = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=OK,
-    member=FORBIDDEN,
-    other_member=FORBIDDEN,
-    other_clinic_admin=OK,
+from tests.api.matrix import (
+    CREATED,
+    FORBIDDEN,
+    OK,
+    Case,
+    expect,
+    group_managers,
+    group_viewers,
+    staff_anywhere,
 )
-STAFF_CREATE = {**STAFF_ONLY, **{p: CREATED for p, s in STAFF_ONLY.items() if s == OK}}
-
-#: ``member``'s record or enrolment: the group's staff and the member themself see it.
-OWN_RECORD = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=NOT_FOUND,
-    member=OK,
-    other_member=NOT_FOUND,
-    other_clinic_admin=NOT_FOUND,
-)
-
-
-def _managers(status: int) -> dict[str, int]:
-    """The group's staff may; its member sees the enrolment but may not (403)."""
-    return expect(
-        admin=status,
-        facilitator=status,
-        other_facilitator=NOT_FOUND,
-        member=FORBIDDEN,
-        other_member=NOT_FOUND,
-        other_clinic_admin=NOT_FOUND,
-    )
-
 
 AREAS = {area: {"finding": "no_concern", "note": ""} for area in Screening.AREAS}
 
@@ -84,25 +59,25 @@ def _referral_body(w):
 
 CASES = [
     # --- members -----------------------------------------------------------------------
-    Case("api-member-list", "get", lambda w: "/api/v1/members/", STAFF_ONLY),
+    Case("api-member-list", "get", lambda w: "/api/v1/members/", staff_anywhere()),
     Case(
         "api-member-list",
         "post",
         lambda w: "/api/v1/members/",
-        STAFF_CREATE,
+        staff_anywhere(CREATED),
         body=lambda w: {"preferred_name": "Eli", "legal_name": "Eli Grant"},
     ),
     Case(
         "api-member-detail",
         "get",
         lambda w: f"/api/v1/members/{w.member_record.pk}/",
-        OWN_RECORD,
+        group_viewers(),
     ),
     Case(
         "api-member-detail",
         "patch",
         lambda w: f"/api/v1/members/{w.member_record.pk}/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {"phone": "+44 20 7946 0000"},
     ),
     # --- enrolments --------------------------------------------------------------------
@@ -134,53 +109,53 @@ CASES = [
         ),
         body=_referral_body,
     ),
-    Case("api-enrolment-detail", "get", _enrolment_url, OWN_RECORD),
-    Case("api-enrolment-screening", "get", _screening_url, _managers(OK)),
+    Case("api-enrolment-detail", "get", _enrolment_url, group_viewers()),
+    Case("api-enrolment-screening", "get", _screening_url, group_managers(OK)),
     Case(
         "api-enrolment-screening",
         "post",
         lambda w: f"/api/v1/enrolments/{w.enrolment.pk}/screening/",
-        _managers(CREATED),
+        group_managers(CREATED),
         body=lambda w: {"findings": AREAS, "outcome": "suitable"},
     ),
     Case(
         "api-enrolment-activate",
         "post",
         lambda w: f"/api/v1/enrolments/{_screened(w).pk}/activate/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {},
     ),
     Case(
         "api-enrolment-waitlist",
         "post",
         lambda w: f"/api/v1/enrolments/{_screened(w).pk}/waitlist/",
-        _managers(OK),
+        group_managers(OK),
     ),
     Case(
         "api-enrolment-withdraw",
         "post",
         lambda w: f"/api/v1/enrolments/{w.enrolment.pk}/withdraw/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {"note": "Moved away."},
     ),
     Case(
         "api-enrolment-complete",
         "post",
         lambda w: f"/api/v1/enrolments/{w.enrolment.pk}/complete/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {},
     ),
     Case(
         "api-enrolment-discharge",
         "post",
         lambda w: f"/api/v1/enrolments/{w.enrolment.pk}/discharge/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {"note": "Needs more intensive care."},
     ),
     Case(
         "api-enrolment-decline",
         "post",
         lambda w: f"/api/v1/enrolments/{_screened(w).pk}/decline/",
-        _managers(OK),
+        group_managers(OK),
     ),
 ]

@@ -2,35 +2,15 @@
 
 import datetime as dt
 
-from tests.api.matrix import FORBIDDEN, NOT_FOUND, OK, Case, expect
-
-EVERYONE_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=OK,
-    member=OK,
-    other_member=OK,
-    other_clinic_admin=OK,
-)
-
-#: The group's staff and its member see the session; nobody else knows it exists.
-VIEWERS_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=NOT_FOUND,
-    member=OK,
-    other_member=NOT_FOUND,
-    other_clinic_admin=NOT_FOUND,
-)
-
-#: Staff who run the group may; its member sees the session but may not (403).
-MANAGERS_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=NOT_FOUND,
-    member=FORBIDDEN,
-    other_member=NOT_FOUND,
-    other_clinic_admin=NOT_FOUND,
+from tests.api.matrix import (
+    FORBIDDEN,
+    NOT_FOUND,
+    OK,
+    Case,
+    everyone,
+    expect,
+    group_managers,
+    group_viewers,
 )
 
 
@@ -43,29 +23,29 @@ def _past(w):
 
 
 CASES = [
-    Case("api-session-list", "get", lambda w: "/api/v1/sessions/", EVERYONE_OK),
-    Case("api-session-detail", "get", _future, VIEWERS_OK),
+    Case("api-session-list", "get", lambda w: "/api/v1/sessions/", everyone()),
+    Case("api-session-detail", "get", _future, group_viewers()),
     Case(
         "api-session-detail",
         "patch",
         _future,
-        MANAGERS_OK,
+        group_managers(OK),
         body=lambda w: {"start": (w.future_session.start + dt.timedelta(hours=2)).isoformat()},
     ),
     Case(
         "api-session-cancel",
         "post",
         lambda w: _future(w) + "cancel/",
-        MANAGERS_OK,
+        group_managers(OK),
         body=lambda w: {"reason": "The facilitator is unwell."},
     ),
     # A member reads their own line of the sheet (PRODUCT.md: attendance, "read own").
-    Case("api-session-attendance", "get", lambda w: _past(w) + "attendance/", VIEWERS_OK),
+    Case("api-session-attendance", "get", lambda w: _past(w) + "attendance/", group_viewers()),
     Case(
         "api-session-attendance",
         "put",
         lambda w: _past(w) + "attendance/",
-        MANAGERS_OK,
+        group_managers(OK),
         body=lambda w: {"entries": [{"member": w.member_record.pk, "status": "present"}]},
     ),
     # Only the member themself says "I can't come"; staff who see the session get a 403.
@@ -82,5 +62,5 @@ CASES = [
             other_clinic_admin=NOT_FOUND,
         ),
     ),
-    Case("api-me-sessions", "get", lambda w: "/api/v1/me/sessions/", EVERYONE_OK),
+    Case("api-me-sessions", "get", lambda w: "/api/v1/me/sessions/", everyone()),
 ]

@@ -6,38 +6,16 @@ from django.utils import timezone
 
 from sessions.models import Modality, Schedule
 from sessions.services.agreements import agreement_publish
-from tests.api.matrix import CREATED, FORBIDDEN, NOT_FOUND, OK, Case, expect
-
-#: The group's staff and its member see it; nobody else knows it exists.
-VIEWERS_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=NOT_FOUND,
-    member=OK,
-    other_member=NOT_FOUND,
-    other_clinic_admin=NOT_FOUND,
-)
-
-
-def _managers(status: int) -> dict[str, int]:
-    """Staff who run the group may; its member sees it but may not (403)."""
-    return expect(
-        admin=status,
-        facilitator=status,
-        other_facilitator=NOT_FOUND,
-        member=FORBIDDEN,
-        other_member=NOT_FOUND,
-        other_clinic_admin=NOT_FOUND,
-    )
-
-
-STAFF_ANYWHERE_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=OK,
-    member=FORBIDDEN,
-    other_member=FORBIDDEN,
-    other_clinic_admin=OK,
+from tests.api.matrix import (
+    CREATED,
+    FORBIDDEN,
+    NOT_FOUND,
+    OK,
+    Case,
+    expect,
+    group_managers,
+    group_viewers,
+    staff_anywhere,
 )
 
 #: Clinic admins add rooms and modalities to their own clinic (Hillside's admin to Hillside).
@@ -113,28 +91,28 @@ CASES = [
         ),
         body=_new_group_body,
     ),
-    Case("api-group-detail", "get", _group, VIEWERS_OK),
+    Case("api-group-detail", "get", _group, group_viewers()),
     Case(
         "api-group-detail",
         "patch",
         _group,
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {"description": "Evenings, after work."},
     ),
-    Case("api-group-stage", "get", lambda w: _group(w) + "stage/", _managers(OK)),
+    Case("api-group-stage", "get", lambda w: _group(w) + "stage/", group_managers(OK)),
     Case(
         "api-group-stage",
         "post",
         lambda w: _group(w) + "stage/",
-        _managers(CREATED),
+        group_managers(CREATED),
         body=lambda w: {"to": "storming"},
     ),
-    Case("api-group-schedule", "get", _scheduled_group, VIEWERS_OK),
+    Case("api-group-schedule", "get", _scheduled_group, group_viewers()),
     Case(
         "api-group-schedule",
         "put",
         lambda w: _group(w) + "schedule/",
-        _managers(OK),
+        group_managers(OK),
         body=lambda w: {
             "weekdays": ["TU"],
             "count": 4,
@@ -143,13 +121,13 @@ CASES = [
             "duration_minutes": 90,
         },
     ),
-    Case("api-group-roster", "get", lambda w: _group(w) + "roster/", VIEWERS_OK),
-    Case("api-group-agreement", "get", lambda w: _group(w) + "agreement/", VIEWERS_OK),
+    Case("api-group-roster", "get", lambda w: _group(w) + "roster/", group_viewers()),
+    Case("api-group-agreement", "get", lambda w: _group(w) + "agreement/", group_viewers()),
     Case(
         "api-group-agreement",
         "put",
         lambda w: _group(w) + "agreement/",
-        _managers(CREATED),
+        group_managers(CREATED),
         body=lambda w: {"text": "We keep what is said here, here."},
     ),
     # Staff record a paper signature for the member; the member accepts online.
@@ -167,7 +145,7 @@ CASES = [
         ),
         body=_acceptance_body,
     ),
-    Case("api-room-list", "get", lambda w: "/api/v1/rooms/", STAFF_ANYWHERE_OK),
+    Case("api-room-list", "get", lambda w: "/api/v1/rooms/", staff_anywhere()),
     Case(
         "api-room-list",
         "post",
@@ -202,7 +180,7 @@ CASES = [
         ),
         body=lambda w: {"capacity": 10},
     ),
-    Case("api-modality-list", "get", lambda w: "/api/v1/modalities/", STAFF_ANYWHERE_OK),
+    Case("api-modality-list", "get", lambda w: "/api/v1/modalities/", staff_anywhere()),
     Case(
         "api-modality-list",
         "post",

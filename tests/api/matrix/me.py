@@ -1,13 +1,4 @@
-from tests.api.matrix import CREATED, NO_CONTENT, NOT_FOUND, OK, Case, expect
-
-EVERYONE_OK = expect(
-    admin=OK,
-    facilitator=OK,
-    other_facilitator=OK,
-    member=OK,
-    other_member=OK,
-    other_clinic_admin=OK,
-)
+from tests.api.matrix import CREATED, NO_CONTENT, NOT_FOUND, OK, Case, everyone, expect
 
 
 def _own_token_url(world):
@@ -18,8 +9,8 @@ def _own_token_url(world):
 
 
 CASES = [
-    Case("api-me", "get", lambda w: "/api/v1/me/", EVERYONE_OK),
-    Case("api-me-tokens", "get", lambda w: "/api/v1/me/tokens/", EVERYONE_OK),
+    Case("api-me", "get", lambda w: "/api/v1/me/", everyone()),
+    Case("api-me-tokens", "get", lambda w: "/api/v1/me/tokens/", everyone()),
     Case(
         "api-me-tokens",
         "post",
