@@ -11,28 +11,13 @@ from rest_framework.test import APIClient
 from sessions.enums import AttendanceStatus, EnrolmentStatus, SessionStatus
 from sessions.models import Attendance, AttendanceChange, GroupSession, SessionFacilitator
 from sessions.services.attendance import attendance_record
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import MemberFactory
 from tests.factories.sessions import EnrolmentFactory, GroupSessionFactory
 
 pytestmark = pytest.mark.django_db
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _local(moment):
@@ -85,7 +70,7 @@ def _put(api, session, entries, **extra):
 def test_staff_read_every_expected_member_by_preferred_name(world, api):
     casey = _fellow(world)
 
-    response = _as(api, world.users["facilitator"]).get(_sheet_url(world.past_session))
+    response = signed_in(api, world.users["facilitator"]).get(_sheet_url(world.past_session))
 
     assert response.status_code == 200
     assert response.json() == _sheet(
@@ -103,7 +88,7 @@ def test_a_member_reads_their_own_line_only(world, api):
     )
     row = Attendance.objects.get(member=world.member_record)
 
-    response = _as(api, world.users["member"]).get(_sheet_url(world.past_session))
+    response = signed_in(api, world.users["member"]).get(_sheet_url(world.past_session))
 
     assert response.json() == _sheet(
         world.past_session, [_row(world.member_record, attendance=row)]
@@ -115,7 +100,7 @@ def test_a_waitlisted_member_sees_the_session_but_has_no_line(world, api):
     world.enrolment.status = EnrolmentStatus.WAITLISTED
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).get(_sheet_url(world.past_session))
+    response = signed_in(api, world.users["member"]).get(_sheet_url(world.past_session))
 
     assert response.json()["rows"] == []
 
@@ -128,14 +113,14 @@ def test_a_substitute_reads_the_whole_sheet(world, api):
         end=world.past_session.end,
     )
 
-    response = _as(api, world.users["other_facilitator"]).get(_sheet_url(world.past_session))
+    response = signed_in(api, world.users["other_facilitator"]).get(_sheet_url(world.past_session))
 
     assert response.json()["rows"] == [_row(world.member_record)]
 
 
 @pytest.mark.parametrize("persona", ["other_member", "other_facilitator", "other_clinic_admin"])
 def test_nobody_else_learns_the_sheet_exists(world, api, persona):
-    response = _as(api, world.users[persona]).get(_sheet_url(world.past_session))
+    response = signed_in(api, world.users[persona]).get(_sheet_url(world.past_session))
 
     assert response.status_code == 404
     assert response.json() == {"detail": "No GroupSession matches the given query."}
@@ -148,7 +133,7 @@ def test_the_sheet_runs_the_same_queries_at_any_size(
 ):
     for index in range(size - 1):
         _fellow(world, name=f"Member {index}")
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, the session with permissions, the session again with its agreement,
     # the expected members, the recorded rows
@@ -167,7 +152,7 @@ def test_staff_record_the_set_in_one_request_and_get_the_sheet(world, api):
     session = world.past_session
 
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         session,
         [
             {"member": world.member_record.pk, "status": "late", "minutes_attended": 60},
@@ -193,7 +178,7 @@ def test_staff_record_the_set_in_one_request_and_get_the_sheet(world, api):
 
 def test_an_admin_records_before_the_lock_too(world, api):
     response = _put(
-        _as(api, world.users["admin"]),
+        signed_in(api, world.users["admin"]),
         world.past_session,
         [{"member": world.member_record.pk, "status": "present"}],
     )
@@ -202,7 +187,7 @@ def test_an_admin_records_before_the_lock_too(world, api):
 
 
 def test_changing_a_recorded_line_keeps_its_history(world, api):
-    api = _as(api, world.users["facilitator"])
+    api = signed_in(api, world.users["facilitator"])
     entry = {"member": world.member_record.pk, "status": "present"}
     _put(api, world.past_session, [entry])
 
@@ -221,7 +206,7 @@ def test_marking_present_a_member_without_the_agreement_is_a_409(world, api):
     casey = _fellow(world)
 
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         world.past_session,
         [
             {"member": world.member_record.pk, "status": "present"},
@@ -243,7 +228,7 @@ def test_a_member_without_the_agreement_may_still_be_marked_absent(world, api):
     casey = _fellow(world)
 
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         world.past_session,
         [{"member": casey.pk, "status": "absent"}],
     )
@@ -278,7 +263,7 @@ def test_a_member_without_the_agreement_may_still_be_marked_absent(world, api):
     ],
 )
 def test_entries_the_rules_refuse_are_a_409_and_nothing_is_written(world, api, entries, detail):
-    response = _put(_as(api, world.users["facilitator"]), world.past_session, entries(world))
+    response = _put(signed_in(api, world.users["facilitator"]), world.past_session, entries(world))
 
     assert response.status_code == 409
     assert response.json() == {
@@ -291,7 +276,7 @@ def test_entries_the_rules_refuse_are_a_409_and_nothing_is_written(world, api, e
 
 def test_recording_a_session_that_has_not_started_is_a_409(world, api):
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         world.future_session,
         [{"member": world.member_record.pk, "status": "present"}],
     )
@@ -306,7 +291,7 @@ def test_recording_a_cancelled_session_is_a_409(world, api):
     GroupSession.objects.filter(pk=world.past_session.pk).update(status=SessionStatus.CANCELLED)
 
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         world.past_session,
         [{"member": world.member_record.pk, "status": "present"}],
     )
@@ -327,7 +312,7 @@ def locked_session(world):
 
 def test_after_the_lock_a_facilitator_gets_a_409_attendance_locked(world, api, locked_session):
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         locked_session,
         [{"member": world.member_record.pk, "status": "present"}],
     )
@@ -342,7 +327,7 @@ def test_after_the_lock_a_facilitator_gets_a_409_attendance_locked(world, api, l
 
 
 def test_after_the_lock_an_admin_amends_with_a_reason(world, api, locked_session):
-    api = _as(api, world.users["admin"])
+    api = signed_in(api, world.users["admin"])
     entries = [{"member": world.member_record.pk, "status": "excused"}]
 
     without_reason = _put(api, locked_session, entries)
@@ -377,7 +362,7 @@ def test_after_the_lock_an_admin_amends_with_a_reason(world, api, locked_session
     ],
 )
 def test_a_malformed_record_is_a_400(world, api, body, errors):
-    response = _as(api, world.users["facilitator"]).put(
+    response = signed_in(api, world.users["facilitator"]).put(
         _sheet_url(world.past_session), body, format="json"
     )
 
@@ -387,7 +372,7 @@ def test_a_malformed_record_is_a_400(world, api, body, errors):
 
 def test_privileged_fields_in_a_record_change_nothing(world, api):
     response = _put(
-        _as(api, world.users["facilitator"]),
+        signed_in(api, world.users["facilitator"]),
         world.past_session,
         [
             {
@@ -411,7 +396,7 @@ def test_privileged_fields_in_a_record_change_nothing(world, api):
 
 def test_a_member_may_not_record_attendance(world, api):
     response = _put(
-        _as(api, world.users["member"]),
+        signed_in(api, world.users["member"]),
         world.past_session,
         [{"member": world.member_record.pk, "status": "present"}],
     )
@@ -427,7 +412,7 @@ def test_a_member_may_not_record_attendance(world, api):
 
 
 def test_a_member_who_cannot_come_in_good_time_is_excused(world, api):
-    response = _as(api, world.users["member"]).post(_cant_url(world.future_session))
+    response = signed_in(api, world.users["member"]).post(_cant_url(world.future_session))
 
     row = Attendance.objects.get()
     assert response.status_code == 200
@@ -440,7 +425,7 @@ def test_a_member_who_cannot_come_in_good_time_is_excused(world, api):
 
 
 def test_saying_it_again_changes_nothing(world, api):
-    api = _as(api, world.users["member"])
+    api = signed_in(api, world.users["member"])
     first = api.post(_cant_url(world.future_session)).json()
 
     again = api.post(_cant_url(world.future_session))
@@ -454,7 +439,7 @@ def test_saying_it_late_is_a_late_cancellation(world, api):
         group=world.group, start=timezone.now().replace(microsecond=0) + dt.timedelta(hours=3)
     )
 
-    response = _as(api, world.users["member"]).post(_cant_url(soon))
+    response = signed_in(api, world.users["member"]).post(_cant_url(soon))
 
     assert response.json()["status"] == "late_cancelled"
 
@@ -475,7 +460,7 @@ def test_a_started_or_cancelled_session_is_a_409(world, api, session, detail):
     else:
         target = world.past_session
 
-    response = _as(api, world.users["member"]).post(_cant_url(target))
+    response = signed_in(api, world.users["member"]).post(_cant_url(target))
 
     assert response.status_code == 409
     assert response.json() == {"detail": detail, "code": "cant_attend_refused", "conflict_id": None}
@@ -485,7 +470,7 @@ def test_a_member_not_expected_at_the_session_is_a_409(world, api):
     world.enrolment.status = EnrolmentStatus.WAITLISTED
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).post(_cant_url(world.future_session))
+    response = signed_in(api, world.users["member"]).post(_cant_url(world.future_session))
 
     assert response.status_code == 409
     assert response.json()["detail"] == (
@@ -495,7 +480,7 @@ def test_a_member_not_expected_at_the_session_is_a_409(world, api):
 
 @pytest.mark.parametrize("persona", ["admin", "facilitator"])
 def test_staff_cannot_say_it_for_a_member(world, api, persona):
-    response = _as(api, world.users[persona]).post(_cant_url(world.future_session))
+    response = signed_in(api, world.users[persona]).post(_cant_url(world.future_session))
 
     assert response.status_code == 403
     assert response.json() == {
@@ -505,17 +490,17 @@ def test_staff_cannot_say_it_for_a_member(world, api, persona):
 
 
 def test_another_member_cannot_find_the_session(world, api):
-    response = _as(api, world.users["other_member"]).post(_cant_url(world.future_session))
+    response = signed_in(api, world.users["other_member"]).post(_cant_url(world.future_session))
 
     assert response.status_code == 404
     assert not Attendance.objects.exists()
 
 
 def test_after_i_cant_come_the_session_can_no_longer_be_moved(world, api):
-    _as(APIClient(), world.users["member"]).post(_cant_url(world.future_session))
+    signed_in(APIClient(), world.users["member"]).post(_cant_url(world.future_session))
     new_start = world.future_session.start + dt.timedelta(hours=1)
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         f"/api/v1/sessions/{world.future_session.pk}/",
         {"start": new_start.isoformat()},
         format="json",

@@ -13,28 +13,13 @@ from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import EnrolmentPolicy, EnrolmentStatus, ScreeningOutcome, Stage
 from sessions.models import Enrolment, Screening
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicRoleFactory, MemberFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory
 
 pytestmark = pytest.mark.django_db
 
 AREAS = ("acute_illness", "anxiety_or_trauma", "disruptive_behaviour", "individual_needs")
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _iso(value):
@@ -116,7 +101,7 @@ def _findings(**overrides):
 
 
 def test_admin_lists_every_enrolment_of_the_clinic_in_the_staff_view(world, api):
-    response = _as(api, world.users["admin"]).get("/api/v1/enrolments/")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/enrolments/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -128,7 +113,7 @@ def test_admin_lists_every_enrolment_of_the_clinic_in_the_staff_view(world, api)
 
 
 def test_facilitator_lists_the_enrolments_of_their_groups_only(world, api):
-    response = _as(api, world.users["facilitator"]).get("/api/v1/enrolments/")
+    response = signed_in(api, world.users["facilitator"]).get("/api/v1/enrolments/")
 
     assert [row["id"] for row in response.json()["results"]] == [world.enrolment.pk]
 
@@ -138,14 +123,14 @@ def test_member_lists_their_own_enrolments_in_the_member_view(world, api):
     world.enrolment.leave_note = "Private."
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).get("/api/v1/enrolments/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/enrolments/")
 
     assert response.json()["results"] == [_member_view(world.enrolment)]
 
 
 def test_list_filters_by_group_member_and_status(world, api):
     waiting = _referral(world, status=EnrolmentStatus.REFERRED)
-    _as(api, world.users["admin"])
+    signed_in(api, world.users["admin"])
 
     by_group = api.get("/api/v1/enrolments/", {"group": world.group.pk})
     by_member = api.get("/api/v1/enrolments/", {"member": world.other_member_record.pk})
@@ -161,7 +146,7 @@ def test_list_filters_by_group_member_and_status(world, api):
 
 
 def test_list_refuses_an_unknown_status(world, api):
-    response = _as(api, world.users["admin"]).get("/api/v1/enrolments/", {"status": "gone"})
+    response = signed_in(api, world.users["admin"]).get("/api/v1/enrolments/", {"status": "gone"})
 
     assert response.status_code == 400
     assert response.json() == {"status": ['"gone" is not a valid choice.']}
@@ -176,7 +161,7 @@ def test_list_runs_the_same_queries_at_any_page_size(
         _screen(_referral(world), world.users["facilitator"])
         group = GroupFactory(clinic=world.clinic)
         EnrolmentFactory(group=group, member=world.member_record, status=EnrolmentStatus.ACTIVE)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, count, page
     with django_assert_num_queries(4):
@@ -200,13 +185,15 @@ def test_member_reads_their_own_enrolment_with_their_place_in_line(world, api):
         waitlisted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     )
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/enrolments/{world.enrolment.pk}/")
+    response = signed_in(api, world.users["member"]).get(
+        f"/api/v1/enrolments/{world.enrolment.pk}/"
+    )
 
     assert response.json() == _member_view(world.enrolment, waitlist_position=2)
 
 
 def test_another_member_does_not_see_the_enrolment(world, api):
-    response = _as(api, world.users["other_member"]).get(
+    response = signed_in(api, world.users["other_member"]).get(
         f"/api/v1/enrolments/{world.enrolment.pk}/"
     )
 
@@ -215,7 +202,7 @@ def test_another_member_does_not_see_the_enrolment(world, api):
 
 
 def test_detail_runs_three_queries(world, api, django_assert_num_queries):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, enrolment
     with django_assert_num_queries(3):
@@ -234,7 +221,7 @@ def _new_client(world, **kwargs):
 def test_facilitator_refers_a_client_to_their_group(world, api):
     client = _new_client(world)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/enrolments/", {"group": world.group.pk, "member": client.pk}, format="json"
     )
 
@@ -249,7 +236,7 @@ def test_facilitator_refers_a_client_to_their_group(world, api):
 def test_refer_ignores_a_status_and_dates_in_the_body(world, api):
     client = _new_client(world)
 
-    _as(api, world.users["admin"]).post(
+    signed_in(api, world.users["admin"]).post(
         "/api/v1/enrolments/",
         {
             "group": world.group.pk,
@@ -270,7 +257,7 @@ def test_refer_ignores_a_status_and_dates_in_the_body(world, api):
 
 
 def test_refer_of_a_member_with_an_open_enrolment_is_a_conflict(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/enrolments/",
         {"group": world.group.pk, "member": world.member_record.pk},
         format="json",
@@ -285,7 +272,7 @@ def test_refer_of_a_member_with_an_open_enrolment_is_a_conflict(world, api):
 
 
 def test_refer_of_an_unknown_member_id_is_invalid(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/enrolments/", {"group": world.group.pk, "member": 999999}, format="json"
     )
 
@@ -296,7 +283,7 @@ def test_refer_of_an_unknown_member_id_is_invalid(world, api):
 def test_refer_of_a_member_of_another_clinic_is_invalid_as_if_unknown(world, api):
     stranger = MemberFactory(clinic=world.other_clinic)
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/enrolments/", {"group": world.group.pk, "member": stranger.pk}, format="json"
     )
 
@@ -309,7 +296,7 @@ def test_refer_across_two_clinics_one_administers_is_refused(world, api):
     ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.ADMIN)
     stranger = MemberFactory(clinic=world.other_clinic)
 
-    response = _as(api, admin).post(
+    response = signed_in(api, admin).post(
         "/api/v1/enrolments/", {"group": world.group.pk, "member": stranger.pk}, format="json"
     )
 
@@ -320,7 +307,7 @@ def test_refer_across_two_clinics_one_administers_is_refused(world, api):
 def test_refer_to_a_group_the_facilitator_does_not_run_is_invalid(world, api):
     client = _new_client(world)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/enrolments/",
         {"group": world.other_group.pk, "member": client.pk},
         format="json",
@@ -336,7 +323,7 @@ def test_refer_to_a_group_the_caller_attends_as_a_member_is_forbidden(world, api
     # A member of this clinic who is a facilitator elsewhere sees the group, but does not run it.
     ClinicRoleFactory(user=world.users["member"], clinic=world.other_clinic, role=Role.FACILITATOR)
 
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         "/api/v1/enrolments/",
         {"group": world.group.pk, "member": world.other_member_record.pk},
         format="json",
@@ -353,7 +340,7 @@ def test_refer_to_a_group_the_caller_attends_as_a_member_is_forbidden(world, api
     [{}, {"group": "x", "member": []}, {"group": None, "member": None}, []],
 )
 def test_refer_refuses_malformed_bodies(world, api, body):
-    response = _as(api, world.users["admin"]).post("/api/v1/enrolments/", body, format="json")
+    response = signed_in(api, world.users["admin"]).post("/api/v1/enrolments/", body, format="json")
 
     assert response.status_code == 400
 
@@ -363,7 +350,7 @@ def test_refer_to_an_adjourned_group_is_a_conflict(world, api):
         clinic=world.clinic, lead_facilitator=world.users["facilitator"], stage=Stage.ADJOURNING
     )
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/enrolments/",
         {"group": group.pk, "member": _new_client(world).pk},
         format="json",
@@ -383,7 +370,7 @@ def test_refer_to_an_adjourned_group_is_a_conflict(world, api):
 def test_facilitator_records_a_screening(world, api):
     enrolment = _referral(world, status=EnrolmentStatus.REFERRED)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/screening/",
         {
             "findings": _findings(
@@ -464,7 +451,7 @@ def test_facilitator_records_a_screening(world, api):
     ids=["unknown-area", "bad-outcome", "bad-finding", "missing-area", "no-plan", "not-a-dict"],
 )
 def test_screening_refuses_invalid_bodies(world, api, body, errors):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/screening/", body, format="json"
     )
 
@@ -476,7 +463,7 @@ def test_screening_refuses_invalid_bodies(world, api, body, errors):
 def test_screening_of_a_closed_enrolment_is_a_conflict(world, api):
     enrolment = _referral(world, status=EnrolmentStatus.DECLINED)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/screening/",
         {"findings": _findings(), "outcome": "suitable"},
         format="json",
@@ -491,7 +478,7 @@ def test_staff_read_the_latest_screening(world, api):
     _screen(world.enrolment, facilitator, outcome=ScreeningOutcome.NOT_SUITABLE)
     latest = _screen(world.enrolment, facilitator, support_plan="")
 
-    response = _as(api, world.users["admin"]).get(
+    response = signed_in(api, world.users["admin"]).get(
         f"/api/v1/enrolments/{world.enrolment.pk}/screening/"
     )
 
@@ -499,7 +486,7 @@ def test_staff_read_the_latest_screening(world, api):
 
 
 def test_screening_read_without_a_screening_is_not_found(world, api):
-    response = _as(api, world.users["admin"]).get(
+    response = signed_in(api, world.users["admin"]).get(
         f"/api/v1/enrolments/{world.enrolment.pk}/screening/"
     )
 
@@ -510,7 +497,7 @@ def test_screening_read_without_a_screening_is_not_found(world, api):
 def test_member_may_not_read_their_own_screening(world, api):
     _screen(world.enrolment, world.users["facilitator"], acute_illness_note="Clinical.")
 
-    response = _as(api, world.users["member"]).get(
+    response = signed_in(api, world.users["member"]).get(
         f"/api/v1/enrolments/{world.enrolment.pk}/screening/"
     )
 
@@ -522,7 +509,7 @@ def test_member_may_not_read_their_own_screening(world, api):
 
 def test_screening_read_runs_four_queries(world, api, django_assert_num_queries):
     _screen(world.enrolment, world.users["facilitator"])
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, enrolment, screening, audit entry of the read
     with django_assert_num_queries(5):
@@ -536,7 +523,7 @@ def test_activate_gives_a_screened_member_a_seat(world, api):
     enrolment = _referral(world)
     _screen(enrolment, world.users["facilitator"])
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/", {}, format="json"
     )
 
@@ -550,7 +537,7 @@ def test_activate_in_a_full_group_puts_the_member_in_line(world, api):
     enrolment = _referral(world)
     _screen(enrolment, world.users["facilitator"])
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/", {}, format="json"
     )
 
@@ -561,7 +548,7 @@ def test_activate_in_a_full_group_puts_the_member_in_line(world, api):
 def test_activate_without_a_screening_is_a_conflict(world, api):
     enrolment = _referral(world, status=EnrolmentStatus.REFERRED)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/", {}, format="json"
     )
 
@@ -577,7 +564,7 @@ def test_facilitator_may_not_override_a_not_suitable_screening(world, api):
     enrolment = _referral(world)
     _screen(enrolment, world.users["facilitator"], outcome=ScreeningOutcome.NOT_SUITABLE)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/",
         {"override_reason": "I think it is fine."},
         format="json",
@@ -595,7 +582,7 @@ def test_admin_overrides_a_not_suitable_screening_with_a_reason(world, api):
     enrolment = _referral(world)
     _screen(enrolment, world.users["facilitator"], outcome=ScreeningOutcome.NOT_SUITABLE)
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/",
         {"override_reason": "Reviewed with the referrer."},
         format="json",
@@ -619,7 +606,7 @@ def test_activate_in_a_closed_group_past_forming_is_a_conflict(world, api):
     enrolment = _referral(world, group=group)
     _screen(enrolment, world.users["facilitator"])
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/activate/", {}, format="json"
     )
 
@@ -633,7 +620,7 @@ def test_activate_in_a_closed_group_past_forming_is_a_conflict(world, api):
 
 
 def test_activate_refuses_a_reason_that_is_not_text(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/activate/",
         {"override_reason": {"a": 1}},
         format="json",
@@ -644,7 +631,7 @@ def test_activate_refuses_a_reason_that_is_not_text(world, api):
 
 
 def test_member_may_not_activate_their_own_enrolment(world, api):
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/activate/", {}, format="json"
     )
 
@@ -657,7 +644,7 @@ def test_waitlist_puts_a_screened_member_in_line(world, api):
     world.group.min_size = world.group.max_size = 1
     world.group.save()
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/waitlist/"
     )
 
@@ -669,12 +656,12 @@ def test_waitlist_puts_a_screened_member_in_line(world, api):
 
 
 def test_withdraw_keeps_the_note_for_staff_and_hides_it_from_the_member(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/withdraw/",
         {"note": "Moved to another city."},
         format="json",
     )
-    member_view = _as(APIClient(), world.users["member"]).get(
+    member_view = signed_in(APIClient(), world.users["member"]).get(
         f"/api/v1/enrolments/{world.enrolment.pk}/"
     )
 
@@ -686,7 +673,7 @@ def test_withdraw_keeps_the_note_for_staff_and_hides_it_from_the_member(world, a
 
 
 def test_complete_ends_an_active_enrolment(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/complete/", {}, format="json"
     )
 
@@ -696,7 +683,7 @@ def test_complete_ends_an_active_enrolment(world, api):
 def test_complete_of_a_referral_is_a_conflict(world, api):
     enrolment = _referral(world, status=EnrolmentStatus.REFERRED)
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/complete/", {}, format="json"
     )
 
@@ -709,7 +696,7 @@ def test_complete_of_a_referral_is_a_conflict(world, api):
 
 
 def test_discharge_ends_the_place(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/discharge/",
         {"note": "Needs more intensive care."},
         format="json",
@@ -723,7 +710,7 @@ def test_discharge_ends_the_place(world, api):
 def test_decline_closes_a_referral(world, api):
     enrolment = _referral(world, status=EnrolmentStatus.REFERRED)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/enrolments/{enrolment.pk}/decline/"
     )
 
@@ -731,7 +718,7 @@ def test_decline_closes_a_referral(world, api):
 
 
 def test_leave_ignores_a_status_and_dates_in_the_body(world, api):
-    _as(api, world.users["admin"]).post(
+    signed_in(api, world.users["admin"]).post(
         f"/api/v1/enrolments/{world.enrolment.pk}/withdraw/",
         {"status": "completed", "left_on": "2020-01-01", "member": 1},
         format="json",

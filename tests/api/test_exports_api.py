@@ -27,7 +27,7 @@ from sessions.enums import AttendanceStatus, EnrolmentStatus
 from sessions.models import Attendance, SessionFacilitator
 from sessions.selectors import exports as export_selectors
 from sessions.selectors.exports import ATTENDANCE_EXPORT_COLUMNS
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicRoleFactory, MemberFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory, GroupSessionFactory
 
@@ -40,21 +40,6 @@ UTC = dt.UTC
 JUNE_2 = dt.datetime(2026, 6, 2, 17, 0, tzinfo=UTC)  # 18:00 in London
 JUNE_4 = dt.datetime(2026, 6, 4, 17, 0, tzinfo=UTC)
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _attend(session, member, status=AttendanceStatus.PRESENT, minutes=None, by=None):
@@ -139,14 +124,14 @@ def _csv(response):
 
 
 def test_a_row_has_the_documented_columns_in_order(world, api, register):
-    rows = _json(_as(api, world.users["facilitator"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["facilitator"]).get(URL, JUNE))
 
     assert tuple(AttendanceExportRowSerializer().fields) == ATTENDANCE_EXPORT_COLUMNS
     assert [tuple(row) for row in rows] == [ATTENDANCE_EXPORT_COLUMNS] * 2
 
 
 def test_a_row_gives_local_times_with_their_offset(world, api, register):
-    rows = _json(_as(api, world.users["member"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["member"]).get(URL, JUNE))
 
     assert rows == [
         {
@@ -173,37 +158,37 @@ def test_a_row_gives_local_times_with_their_offset(world, api, register):
 
 
 def test_clinic_admin_exports_every_group_of_their_clinic_and_nothing_else(world, api, register):
-    rows = _json(_as(api, world.users["admin"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["admin"]).get(URL, JUNE))
 
     assert rows == [_row(register.alex_row), _row(register.cy_row), _row(register.bo_row)]
 
 
 def test_facilitator_exports_their_own_groups_only(world, api, register):
-    rows = _json(_as(api, world.users["facilitator"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["facilitator"]).get(URL, JUNE))
 
     assert rows == [_row(register.alex_row), _row(register.cy_row)]
 
 
 def test_other_facilitator_never_sees_the_group_they_do_not_run(world, api, register):
-    rows = _json(_as(api, world.users["other_facilitator"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["other_facilitator"]).get(URL, JUNE))
 
     assert rows == [_row(register.bo_row)]
 
 
 def test_member_exports_their_own_rows_only(world, api, register):
-    rows = _json(_as(api, world.users["member"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["member"]).get(URL, JUNE))
 
     assert rows == [_row(register.alex_row, staff=False)]
 
 
 def test_other_member_never_sees_a_fellow_members_rows(world, api, register):
-    rows = _json(_as(api, world.users["other_member"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["other_member"]).get(URL, JUNE))
 
     assert rows == [_row(register.bo_row, staff=False)]
 
 
 def test_other_clinic_admin_exports_their_clinic_only(world, api, register):
-    rows = _json(_as(api, world.users["other_clinic_admin"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["other_clinic_admin"]).get(URL, JUNE))
 
     assert rows == [_row(register.far_row, tz="-04:00")]
 
@@ -215,7 +200,7 @@ def test_substitute_facilitator_gets_the_session_they_ran_without_legal_names(wo
         end=session.end,
     )  # fmt: skip
 
-    rows = _json(_as(api, world.users["other_facilitator"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["other_facilitator"]).get(URL, JUNE))
 
     assert rows == [
         _row(register.alex_row, legal_name=False),
@@ -228,33 +213,33 @@ def test_a_person_with_roles_in_two_clinics_gets_both_scopes(world, api, registe
     admin = world.users["admin"]
     ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.ADMIN)
 
-    rows = _json(_as(api, admin).get(URL, JUNE))
+    rows = _json(signed_in(api, admin).get(URL, JUNE))
 
     assert [row["member_name"] for row in rows] == ["Alex", "Cy", "Dana", "Bo"]
 
 
 def test_a_user_without_a_role_gets_an_empty_export(world, api, register, make_user):
-    assert _json(_as(api, make_user()).get(URL, JUNE)) == []
+    assert _json(signed_in(api, make_user()).get(URL, JUNE)) == []
 
 
 # --- the group filter --------------------------------------------------------------------
 
 
 def test_group_narrows_the_export_to_that_group(world, api, register):
-    rows = _json(_as(api, world.users["admin"]).get(URL, {**JUNE, "group": world.group.pk}))
+    rows = _json(signed_in(api, world.users["admin"]).get(URL, {**JUNE, "group": world.group.pk}))
 
     assert rows == [_row(register.alex_row), _row(register.cy_row)]
 
 
 def test_member_may_narrow_to_their_group_and_still_gets_only_their_rows(world, api, register):
-    rows = _json(_as(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
+    rows = _json(signed_in(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
 
     assert rows == [_row(register.alex_row, staff=False)]
 
 
 @pytest.mark.parametrize("persona", ["other_facilitator", "other_member", "other_clinic_admin"])
 def test_a_group_out_of_scope_is_404_like_one_that_does_not_exist(world, api, register, persona):
-    client = _as(api, world.users[persona])
+    client = signed_in(api, world.users[persona])
 
     hidden = client.get(URL, {**JUNE, "group": world.group.pk})
     missing = client.get(URL, {**JUNE, "group": 999_999})
@@ -267,7 +252,7 @@ def test_a_member_who_left_may_still_narrow_to_the_group_of_their_rows(world, ap
     world.enrolment.status = EnrolmentStatus.WITHDRAWN
     world.enrolment.save()
 
-    rows = _json(_as(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
+    rows = _json(signed_in(api, world.users["member"]).get(URL, {**JUNE, "group": world.group.pk}))
 
     assert rows == [_row(register.alex_row, staff=False)]
 
@@ -280,7 +265,7 @@ def test_dates_are_the_sessions_local_dates_in_their_clinic(world, api):
     # 02:00 UTC on the 2nd is 22:00 on the 1st in New York.
     session = GroupSessionFactory(group=group, start=dt.datetime(2026, 6, 2, 2, 0, tzinfo=UTC))
     row = _attend(session, MemberFactory(clinic=world.other_clinic))
-    client = _as(api, world.users["other_clinic_admin"])
+    client = signed_in(api, world.users["other_clinic_admin"])
 
     first = _json(client.get(URL, {"from": "2026-06-01", "to": "2026-06-01"}))
     second = _json(client.get(URL, {"from": "2026-06-02", "to": "2026-06-02"}))
@@ -291,7 +276,7 @@ def test_dates_are_the_sessions_local_dates_in_their_clinic(world, api):
 
 
 def test_both_ends_of_the_range_are_included(world, api, register):
-    client = _as(api, world.users["admin"])
+    client = signed_in(api, world.users["admin"])
 
     assert len(_json(client.get(URL, {"from": "2026-06-02", "to": "2026-06-02"}))) == 2
     assert len(_json(client.get(URL, {"from": "2026-06-02", "to": "2026-06-04"}))) == 3
@@ -331,7 +316,7 @@ def test_both_ends_of_the_range_are_included(world, api, register):
     ],
 )
 def test_an_invalid_parameter_is_a_400_naming_it(world, api, query, errors):
-    response = _as(api, world.users["admin"]).get(URL, query)
+    response = signed_in(api, world.users["admin"]).get(URL, query)
 
     assert (response.status_code, response.json()) == (400, errors)
     assert response["Content-Type"] == "application/json"
@@ -339,7 +324,9 @@ def test_an_invalid_parameter_is_a_400_naming_it(world, api, query, errors):
 
 
 def test_a_range_of_366_days_is_allowed(world, api, register):
-    response = _as(api, world.users["admin"]).get(URL, {"from": "2026-01-01", "to": "2027-01-01"})
+    response = signed_in(api, world.users["admin"]).get(
+        URL, {"from": "2026-01-01", "to": "2027-01-01"}
+    )
 
     assert len(_json(response)) == 3
 
@@ -348,7 +335,7 @@ def test_a_range_of_366_days_is_allowed(world, api, register):
     ("first", "last"), [("0001-01-01", "0001-01-31"), ("9999-12-01", "9999-12-31")]
 )
 def test_the_ends_of_the_calendar_are_an_empty_export_not_an_error(world, api, first, last):
-    client = _as(api, world.users["admin"])
+    client = signed_in(api, world.users["admin"])
 
     as_json = client.get(URL, {"from": first, "to": last})
     as_csv = client.get(URL, {"from": first, "to": last, "format": "csv"})
@@ -364,13 +351,13 @@ def test_the_ends_of_the_calendar_are_an_empty_export_not_an_error(world, api, f
 
 
 def test_json_is_an_empty_array_when_the_range_holds_no_rows(world, api):
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
 
     assert b"".join(response.streaming_content) == b"[]"
 
 
 def test_json_with_rows_is_one_valid_array(world, api, register):
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
     body = b"".join(response.streaming_content)
 
     assert json.loads(body) == [
@@ -382,7 +369,7 @@ def test_json_with_rows_is_one_valid_array(world, api, register):
 
 
 def test_format_csv_is_a_download_with_a_header_row(world, api, register):
-    response = _as(api, world.users["facilitator"]).get(URL, {**JUNE, "format": "csv"})
+    response = signed_in(api, world.users["facilitator"]).get(URL, {**JUNE, "format": "csv"})
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == (
@@ -398,7 +385,7 @@ def test_format_csv_is_a_download_with_a_header_row(world, api, register):
 
 def test_csv_of_one_group_says_so_in_the_file_name(world, api, register):
     query = {**JUNE, "format": "csv", "group": world.group.pk}
-    response = _as(api, world.users["admin"]).get(URL, query)
+    response = signed_in(api, world.users["admin"]).get(URL, query)
 
     assert response["Content-Disposition"] == (
         f'attachment; filename="attendance-2026-06-01-to-2026-06-30-group-{world.group.pk}.csv"'
@@ -406,20 +393,20 @@ def test_csv_of_one_group_says_so_in_the_file_name(world, api, register):
 
 
 def test_csv_of_an_empty_range_is_the_header_alone(world, api):
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": "csv"})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": "csv"})
 
     assert _csv(response) == [list(ATTENDANCE_EXPORT_COLUMNS)]
 
 
 def test_accept_text_csv_asks_for_csv_too(world, api, register):
-    response = _as(api, world.users["admin"]).get(URL, JUNE, HTTP_ACCEPT="text/csv")
+    response = signed_in(api, world.users["admin"]).get(URL, JUNE, HTTP_ACCEPT="text/csv")
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert len(_csv(response)) == 4
 
 
 def test_errors_are_json_when_csv_was_asked_for(world, api):
-    invalid = _as(api, world.users["admin"]).get(URL, {"from": "June", "format": "csv"})
+    invalid = signed_in(api, world.users["admin"]).get(URL, {"from": "June", "format": "csv"})
     anonymous = APIClient().get(URL, {**JUNE, "format": "csv"})
 
     assert invalid.status_code == 400
@@ -462,7 +449,7 @@ def test_csv_export_neutralises_formulas_in_names(world, api, register):
     world.member_record.legal_name = "\tAlexandra"
     world.member_record.save()
 
-    table = _csv(_as(api, world.users["facilitator"]).get(URL, {**JUNE, "format": "csv"}))
+    table = _csv(signed_in(api, world.users["facilitator"]).get(URL, {**JUNE, "format": "csv"}))
 
     columns = table[0]
     cells = [
@@ -481,7 +468,7 @@ def test_json_export_keeps_names_as_they_are(world, api, register):
     world.member_record.preferred_name = "=Alex"
     world.member_record.save()
 
-    rows = _json(_as(api, world.users["member"]).get(URL, JUNE))
+    rows = _json(signed_in(api, world.users["member"]).get(URL, JUNE))
 
     assert rows[0]["member_name"] == "=Alex"
 
@@ -490,7 +477,7 @@ def test_json_export_keeps_names_as_they_are(world, api, register):
 
 
 def test_the_export_is_audited_before_the_first_byte(world, api, register):
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": "csv"})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": "csv"})
 
     # Nothing of the body has been read yet.
     entry = AuditEntry.objects.get(action="sessions.attendance.exported")
@@ -512,7 +499,7 @@ def test_the_export_is_audited_before_the_first_byte(world, api, register):
 
 def test_an_export_of_one_group_is_audited_on_that_group(world, api, register):
     query = {**JUNE, "group": world.group.pk}
-    _as(api, world.users["member"]).get(URL, query)
+    signed_in(api, world.users["member"]).get(URL, query)
 
     entry = AuditEntry.objects.get(action="sessions.attendance.exported")
     assert (entry.actor, entry.clinic, entry.object_type, entry.object_id) == (
@@ -533,7 +520,7 @@ def test_an_export_reaching_two_clinics_is_audited_in_each(world, api):
     admin = world.users["admin"]
     ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.MEMBER)
 
-    _as(api, admin).get(URL, JUNE)
+    signed_in(api, admin).get(URL, JUNE)
 
     entries = AuditEntry.objects.filter(action="sessions.attendance.exported")
     assert sorted(entry.clinic_id for entry in entries) == sorted(
@@ -544,20 +531,20 @@ def test_an_export_reaching_two_clinics_is_audited_in_each(world, api):
 def test_an_export_by_someone_without_a_role_is_audited_without_a_clinic(api, make_user):
     user = make_user()
 
-    _as(api, user).get(URL, JUNE)
+    signed_in(api, user).get(URL, JUNE)
 
     entry = AuditEntry.objects.get(action="sessions.attendance.exported")
     assert (entry.actor, entry.clinic) == (user, None)
 
 
 def test_a_refused_export_is_not_audited(world, api, register):
-    _as(api, world.users["other_member"]).get(URL, {**JUNE, "group": world.group.pk})
+    signed_in(api, world.users["other_member"]).get(URL, {**JUNE, "group": world.group.pk})
 
     assert not AuditEntry.objects.filter(action="sessions.attendance.exported").exists()
 
 
 def test_the_audit_entry_carries_no_names(world, api, register):
-    _as(api, world.users["admin"]).get(URL, {**JUNE, "group": world.group.pk})
+    signed_in(api, world.users["admin"]).get(URL, {**JUNE, "group": world.group.pk})
 
     data = json.dumps(AuditEntry.objects.get(action="sessions.attendance.exported").data)
     for name in ("Tuesday Group", "Alex", "Alexandra Stone", "Cy", "Cyrus Vale"):
@@ -601,7 +588,7 @@ def test_the_response_streams_the_first_rows_before_the_last_is_read(
             yield block
 
     monkeypatch.setattr(compiler, "cursor_iter", counting_cursor_iter)
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": export_format})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": export_format})
     assert response.streaming
     assert fetched == []  # the query has not even run yet
 
@@ -628,7 +615,7 @@ def test_a_large_export_leaves_in_several_chunks(world, api, monkeypatch):
     _many_rows(world, 50)
     monkeypatch.setattr(export_serializers, "STREAM_FLUSH_CHARS", 1000)
 
-    response = _as(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
+    response = signed_in(api, world.users["admin"]).get(URL, {**JUNE, "format": "json"})
     chunks = list(response.streaming_content)
 
     assert len(chunks) > 5
@@ -644,7 +631,7 @@ def test_an_export_runs_the_same_queries_for_1_or_50_rows(
     """Session and user (2), the clinics to audit (1), savepoint, audit entry and release
     (3), the rows (1)."""
     _many_rows(world, size)
-    client = _as(api, world.users["admin"])
+    client = signed_in(api, world.users["admin"])
 
     with django_assert_num_queries(7):
         response = client.get(URL, {**JUNE, "format": export_format})
@@ -656,7 +643,7 @@ def test_an_export_runs_the_same_queries_for_1_or_50_rows(
 def test_an_export_of_one_group_runs_as_many_queries(world, api, django_assert_num_queries):
     """The group's lookup (with its clinic) takes the place of the clinics' lookup."""
     _many_rows(world, 5)
-    client = _as(api, world.users["facilitator"])
+    client = signed_in(api, world.users["facilitator"])
 
     with django_assert_num_queries(7):
         response = client.get(URL, {**JUNE, "group": world.group.pk})

@@ -11,7 +11,7 @@ from groupcare.api import MAX_ID
 from members.enums import Role
 from sessions.enums import SessionStatus
 from sessions.models import GroupSession, SessionFacilitator
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicRoleFactory, UserFactory
 from tests.factories.sessions import GroupFactory, GroupSessionFactory, RoomFactory
 
@@ -23,21 +23,6 @@ INSTANT_ERROR = (
     "2026-03-03T18:00:00+00:00 or 2026-03-03T18:00:00Z (in a URL, percent-encode the + of "
     "an offset)."
 )
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _local(moment):
@@ -101,7 +86,7 @@ def _ids(response):
 def test_list_gives_the_facilitator_the_staff_view_of_their_groups_sessions(world, api):
     lead = world.users["facilitator"]
 
-    response = _as(api, lead).get("/api/v1/sessions/")
+    response = signed_in(api, lead).get("/api/v1/sessions/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -117,7 +102,7 @@ def test_list_gives_the_facilitator_the_staff_view_of_their_groups_sessions(worl
 def test_list_gives_a_member_the_member_view_of_their_own_groups_sessions(world, api):
     lead = world.users["facilitator"]
 
-    response = _as(api, world.users["member"]).get("/api/v1/sessions/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/sessions/")
 
     assert response.json()["results"] == [
         _member_view(world.past_session, [lead]),
@@ -128,7 +113,7 @@ def test_list_gives_a_member_the_member_view_of_their_own_groups_sessions(world,
 def test_list_gives_the_admin_every_session_of_the_clinic_earliest_first(world, api):
     GroupSessionFactory(group=GroupFactory(), start=world.future_session.start)
 
-    response = _as(api, world.users["admin"]).get("/api/v1/sessions/")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/sessions/")
 
     assert _ids(response) == [
         world.past_session.pk,
@@ -139,7 +124,7 @@ def test_list_gives_the_admin_every_session_of_the_clinic_earliest_first(world, 
 
 @pytest.mark.parametrize("persona", ["other_clinic_admin", "other_member"])
 def test_list_shows_nobody_else_this_groups_sessions(world, api, persona):
-    response = _as(api, world.users[persona]).get("/api/v1/sessions/")
+    response = signed_in(api, world.users[persona]).get("/api/v1/sessions/")
 
     assert world.future_session.pk not in _ids(response)
     assert world.past_session.pk not in _ids(response)
@@ -155,7 +140,7 @@ def test_a_substitute_sees_the_session_they_cover_in_the_staff_view_without_mana
     )
     people = sorted([world.users["facilitator"], substitute], key=lambda u: (u.full_name, u.pk))
 
-    response = _as(api, substitute).get("/api/v1/sessions/")
+    response = signed_in(api, substitute).get("/api/v1/sessions/")
 
     assert response.json()["results"] == [
         _staff_view(world.future_session, people, can_manage=False),
@@ -164,7 +149,7 @@ def test_a_substitute_sees_the_session_they_cover_in_the_staff_view_without_mana
 
 
 def test_a_member_sees_their_own_attendance_on_the_session(world, api):
-    api = _as(api, world.users["member"])
+    api = signed_in(api, world.users["member"])
     api.post(_url(world.future_session, "cant-attend/"))
 
     response = api.get(_url(world.future_session))
@@ -199,14 +184,14 @@ def _get(api, **query):
 def test_list_filters_by_group_room_facilitator_and_status(world, api, query, expected):
     GroupSession.objects.filter(pk=world.future_session.pk).update(status=SessionStatus.CANCELLED)
 
-    response = _get(_as(api, world.users["admin"]), **query(world))
+    response = _get(signed_in(api, world.users["admin"]), **query(world))
 
     assert response.status_code == 200
     assert _ids(response) == [session.pk for session in expected(world)]
 
 
 def test_list_range_takes_sessions_starting_at_or_after_start_and_before_end(world, api):
-    api = _as(api, world.users["admin"])
+    api = signed_in(api, world.users["admin"])
     future, other = world.future_session, world.other_group_session
 
     from_future = _get(api, start=future.start.isoformat())
@@ -226,7 +211,7 @@ def test_list_range_reads_the_offset_of_each_bound(world, api):
     )
 
     response = _get(
-        _as(api, world.users["admin"]),
+        signed_in(api, world.users["admin"]),
         start=in_athens.isoformat(),
         end=just_after_in_new_york.isoformat(),
     )
@@ -237,14 +222,14 @@ def test_list_range_reads_the_offset_of_each_bound(world, api):
 def test_list_range_takes_z_for_utc(world, api):
     start = world.future_session.start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    response = _get(_as(api, world.users["admin"]), start=start)
+    response = _get(signed_in(api, world.users["admin"]), start=start)
 
     assert _ids(response) == [world.future_session.pk, world.other_group_session.pk]
 
 
 def test_list_range_at_the_edges_of_the_calendar_is_an_answer_not_an_error(world, api):
     response = _get(
-        _as(api, world.users["admin"]),
+        signed_in(api, world.users["admin"]),
         start="0001-01-01T00:00:00+23:59",
         end="9999-12-31T23:59:59-23:59",
     )
@@ -256,7 +241,7 @@ def test_list_range_at_the_edges_of_the_calendar_is_an_answer_not_an_error(world
 def test_an_empty_range_is_an_empty_list(world, api):
     future = world.future_session
     response = _get(
-        _as(api, world.users["admin"]),
+        signed_in(api, world.users["admin"]),
         start=future.end.isoformat(),
         end=future.start.isoformat(),
     )
@@ -268,7 +253,7 @@ def test_an_empty_range_is_an_empty_list(world, api):
 def test_a_filter_by_another_clinics_group_is_an_empty_list_not_an_error(world, api):
     elsewhere = GroupSessionFactory(group=GroupFactory(clinic=world.other_clinic))
 
-    response = _get(_as(api, world.users["admin"]), group=elsewhere.group.pk)
+    response = _get(signed_in(api, world.users["admin"]), group=elsewhere.group.pk)
 
     assert response.status_code == 200
     assert _ids(response) == []
@@ -304,14 +289,14 @@ ID_ERROR = [f"Give an id: a whole number from 1 to {MAX_ID}."]
     ],
 )
 def test_list_refuses_a_bad_filter_with_a_400_naming_it(world, api, query, errors):
-    response = _get(_as(api, world.users["admin"]), **query)
+    response = _get(signed_in(api, world.users["admin"]), **query)
 
     assert response.status_code == 400
     assert response.json() == errors
 
 
 def test_the_list_is_paged_by_cursor(world, api):
-    api = _as(api, world.users["admin"])
+    api = signed_in(api, world.users["admin"])
 
     first = api.get("/api/v1/sessions/?page_size=2").json()
     second = api.get(first["next"]).json()
@@ -325,7 +310,7 @@ def test_the_list_is_paged_by_cursor(world, api):
 
 
 def test_a_cursor_the_api_did_not_give_is_a_400_naming_it(world, api):
-    response = _as(api, world.users["admin"]).get("/api/v1/sessions/?cursor=Tuesday")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/sessions/?cursor=Tuesday")
 
     assert response.status_code == 400
     assert list(response.json()) == ["cursor"]
@@ -355,7 +340,7 @@ def test_list_runs_the_same_queries_at_any_page_size(
     world, api, django_assert_num_queries, persona, size
 ):
     _add_sessions(world, 5)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, the page, its facilitators
     with django_assert_num_queries(4):
@@ -370,8 +355,8 @@ def test_list_runs_the_same_queries_at_any_page_size(
 def test_detail_gives_staff_and_member_their_views(world, api):
     lead = world.users["facilitator"]
 
-    as_admin = _as(APIClient(), world.users["admin"]).get(_url(world.future_session))
-    as_member = _as(api, world.users["member"]).get(_url(world.future_session))
+    as_admin = signed_in(APIClient(), world.users["admin"]).get(_url(world.future_session))
+    as_member = signed_in(api, world.users["member"]).get(_url(world.future_session))
 
     assert as_admin.json() == _staff_view(world.future_session, [lead])
     assert as_member.json() == _member_view(world.future_session, [lead])
@@ -381,26 +366,26 @@ def test_a_video_session_gives_its_link_and_no_room(world, api):
     link = "https://meet.example.org/tuesday"
     GroupSession.objects.filter(pk=world.future_session.pk).update(room=None, video_link=link)
 
-    body = _as(api, world.users["member"]).get(_url(world.future_session)).json()
+    body = signed_in(api, world.users["member"]).get(_url(world.future_session)).json()
 
     assert (body["room"], body["video_link"]) == (None, link)
 
 
 def test_detail_ignores_the_lists_query_parameters(world, api):
-    response = _as(api, world.users["admin"]).get(_url(world.future_session) + "?status=nope")
+    response = signed_in(api, world.users["admin"]).get(_url(world.future_session) + "?status=nope")
 
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/api/v1/sessions/abc/", f"/api/v1/sessions/{2**70}/"])
 def test_a_session_id_that_cannot_exist_is_a_404(world, api, path):
-    response = _as(api, world.users["admin"]).get(path)
+    response = signed_in(api, world.users["admin"]).get(path)
 
     assert response.status_code == 404
 
 
 def test_detail_runs_four_queries(world, api, django_assert_num_queries):
-    _as(api, world.users["member"])
+    signed_in(api, world.users["member"])
 
     with django_assert_num_queries(4):
         api.get(_url(world.future_session))
@@ -413,7 +398,7 @@ def test_moving_the_start_keeps_the_length_and_marks_it_moved(world, api):
     session = world.future_session
     new_start = session.start + dt.timedelta(hours=3)
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(session), {"start": new_start.isoformat()}, format="json"
     )
 
@@ -429,7 +414,7 @@ def test_moving_the_start_keeps_the_length_and_marks_it_moved(world, api):
 
 def test_moving_with_an_end_or_a_duration_sets_the_length(world, api):
     session = world.future_session
-    api = _as(api, world.users["facilitator"])
+    api = signed_in(api, world.users["facilitator"])
 
     by_end = api.patch(
         _url(session), {"end": (session.start + dt.timedelta(hours=2)).isoformat()}, format="json"
@@ -445,7 +430,7 @@ def test_moving_takes_an_offset_and_answers_in_the_clinics_time(world, api):
     session = world.future_session
     in_tokyo = (session.start + dt.timedelta(hours=1)).astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(session), {"start": in_tokyo.isoformat()}, format="json"
     )
 
@@ -471,7 +456,7 @@ def test_moving_takes_an_offset_and_answers_in_the_clinics_time(world, api):
     ],
 )
 def test_moving_refuses_invalid_input_with_a_400(world, api, body, errors):
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(world.future_session), body, format="json"
     )
 
@@ -482,7 +467,7 @@ def test_moving_refuses_invalid_input_with_a_400(world, api, body, errors):
 def test_moving_to_another_room_or_none(world, api):
     session = world.future_session
     garden = RoomFactory(clinic=world.clinic, name="Garden Room")
-    api = _as(api, world.users["facilitator"])
+    api = signed_in(api, world.users["facilitator"])
 
     to_garden = api.patch(_url(session), {"room": garden.pk}, format="json")
     to_none = api.patch(_url(session), {"room": None}, format="json")
@@ -495,7 +480,7 @@ def test_moving_to_another_room_or_none(world, api):
 
 def test_another_clinics_room_or_facilitator_reads_as_unknown(world, api):
     elsewhere_room = RoomFactory(clinic=world.other_clinic)
-    api = _as(api, world.users["facilitator"])
+    api = signed_in(api, world.users["facilitator"])
 
     room = api.patch(_url(world.future_session), {"room": elsewhere_room.pk}, format="json")
     person = api.patch(
@@ -512,7 +497,7 @@ def test_another_clinics_room_or_facilitator_reads_as_unknown(world, api):
 def test_a_member_cannot_be_made_a_sessions_facilitator(world, api):
     pk = world.users["member"].pk
 
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         _url(world.future_session), {"facilitators": [pk]}, format="json"
     )
 
@@ -526,10 +511,10 @@ def test_a_substitute_takes_over_and_may_then_record_but_not_move(world, api):
     session = world.future_session
     substitute = world.users["other_facilitator"]
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(session), {"facilitators": [substitute.pk]}, format="json"
     )
-    as_substitute = _as(APIClient(), substitute)
+    as_substitute = signed_in(APIClient(), substitute)
     seen = as_substitute.get(_url(session))
     moved = as_substitute.patch(_url(session), {"room": None}, format="json")
 
@@ -547,7 +532,7 @@ def test_privileged_fields_in_a_move_change_nothing(world, api):
     session = world.future_session
     before = GroupSession.objects.values().get(pk=session.pk)
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(session),
         {
             "status": "cancelled",
@@ -569,7 +554,7 @@ def test_privileged_fields_in_a_move_change_nothing(world, api):
 def test_a_double_booked_room_is_a_409_naming_the_session_in_the_way(world, api):
     other = world.other_group_session
 
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         _url(world.future_session),
         {"start": other.start.isoformat(), "room": other.room.pk},
         format="json",
@@ -591,7 +576,7 @@ def test_a_double_booked_facilitator_is_a_409_naming_the_session_in_the_way(worl
     other = world.other_group_session
     busy = world.users["other_facilitator"]
 
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         _url(world.future_session),
         {
             "start": (other.start + dt.timedelta(minutes=30)).isoformat(),
@@ -623,7 +608,7 @@ def test_moving_a_past_or_cancelled_session_is_a_409(world, api, session, detail
     else:
         target = world.past_session
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(target), {"start": (target.start + dt.timedelta(hours=1)).isoformat()}, format="json"
     )
 
@@ -644,7 +629,7 @@ def test_moving_a_past_or_cancelled_session_is_a_409(world, api, session, detail
     ],
 )
 def test_moving_out_of_any_reasonable_time_is_a_409_not_a_crash(world, api, start, detail):
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         _url(world.future_session), {"start": start}, format="json"
     )
 
@@ -655,7 +640,7 @@ def test_moving_out_of_any_reasonable_time_is_a_409_not_a_crash(world, api, star
 def test_a_member_may_not_move_their_session(world, api):
     before = GroupSession.objects.values().get(pk=world.future_session.pk)
 
-    response = _as(api, world.users["member"]).patch(
+    response = signed_in(api, world.users["member"]).patch(
         _url(world.future_session), {"room": None}, format="json"
     )
 
@@ -664,7 +649,7 @@ def test_a_member_may_not_move_their_session(world, api):
 
 
 def test_the_detail_route_offers_no_put_or_delete(world, api):
-    api = _as(api, world.users["admin"])
+    api = signed_in(api, world.users["admin"])
 
     assert api.put(_url(world.future_session), {}, format="json").status_code == 405
     assert api.delete(_url(world.future_session)).status_code == 405
@@ -676,7 +661,7 @@ def test_the_detail_route_offers_no_put_or_delete(world, api):
 def test_cancelling_keeps_the_reason_and_frees_the_facilitators(world, api):
     session = world.future_session
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         _url(session, "cancel/"), {"reason": "The facilitator is unwell."}, format="json"
     )
 
@@ -695,18 +680,18 @@ def test_cancelling_keeps_the_reason_and_frees_the_facilitators(world, api):
 
 
 def test_a_member_sees_a_cancelled_session_without_the_reason(world, api):
-    _as(APIClient(), world.users["admin"]).post(
+    signed_in(APIClient(), world.users["admin"]).post(
         _url(world.future_session, "cancel/"), {"reason": "Building closed."}, format="json"
     )
 
-    body = _as(api, world.users["member"]).get(_url(world.future_session)).json()
+    body = signed_in(api, world.users["member"]).get(_url(world.future_session)).json()
 
     assert body["status"] == "cancelled"
     assert "Building closed." not in str(body)
 
 
 def test_cancelling_twice_is_a_409(world, api):
-    api = _as(api, world.users["facilitator"])
+    api = signed_in(api, world.users["facilitator"])
     api.post(_url(world.future_session, "cancel/"), {"reason": "Snow."}, format="json")
 
     response = api.post(_url(world.future_session, "cancel/"), {"reason": "Snow."}, format="json")
@@ -720,7 +705,7 @@ def test_cancelling_twice_is_a_409(world, api):
 
 
 def test_cancelling_a_past_session_is_a_409(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         _url(world.past_session, "cancel/"), {"reason": "Too late."}, format="json"
     )
 
@@ -733,7 +718,7 @@ def test_cancelling_a_past_session_is_a_409(world, api):
     [({}, "reason"), ({"reason": "   "}, "reason"), ({"reason": "x" * 301}, "reason")],
 )
 def test_cancelling_needs_a_reason(world, api, body, field):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         _url(world.future_session, "cancel/"), body, format="json"
     )
 
@@ -744,7 +729,7 @@ def test_cancelling_needs_a_reason(world, api, body, field):
 
 
 def test_a_status_in_the_cancel_body_changes_nothing_but_the_cancellation(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         _url(world.future_session, "cancel/"),
         {"reason": "Snow.", "status": "completed", "group": world.other_group.pk},
         format="json",
@@ -760,7 +745,7 @@ def test_a_status_in_the_cancel_body_changes_nothing_but_the_cancellation(world,
 
 @pytest.mark.parametrize(("persona", "status"), [("member", 403), ("other_facilitator", 404)])
 def test_only_the_groups_staff_cancel(world, api, persona, status):
-    response = _as(api, world.users[persona]).post(
+    response = signed_in(api, world.users[persona]).post(
         _url(world.future_session, "cancel/"), {"reason": "Snow."}, format="json"
     )
 

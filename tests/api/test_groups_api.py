@@ -3,14 +3,13 @@
 import datetime as dt
 
 import pytest
-from rest_framework.test import APIClient
 
 from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import STAGE_GUIDANCE, EnrolmentStatus, GroupStatus, Stage
 from sessions.models import Group, Modality, Schedule, StageTransition
 from tests.api.matrix.groups import CASES as GROUP_CASES
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicFactory, ClinicRoleFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory, ModalityFactory, RoomFactory
 
@@ -20,21 +19,6 @@ STAGES = [
     {"stage": stage.value, "label": stage.label, "guidance": STAGE_GUIDANCE[stage]}
     for stage in Stage
 ]
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _staff_view(group, **overrides):
@@ -80,7 +64,7 @@ def _staff_view(group, **overrides):
 
 
 def test_list_gives_the_facilitator_the_staff_view_of_their_groups_only(world, api):
-    response = _as(api, world.users["facilitator"]).get("/api/v1/groups/")
+    response = signed_in(api, world.users["facilitator"]).get("/api/v1/groups/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -100,7 +84,7 @@ def test_list_gives_a_member_the_member_safe_view(world, api):
         duration_minutes=90,
     )
 
-    response = _as(api, world.users["member"]).get("/api/v1/groups/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/groups/")
 
     assert response.json()["results"] == [
         {
@@ -125,7 +109,7 @@ def test_list_gives_a_member_the_member_safe_view(world, api):
 def test_list_gives_the_admin_every_group_of_the_clinic(world, api):
     GroupFactory(clinic=world.other_clinic)
 
-    response = _as(api, world.users["admin"]).get("/api/v1/groups/")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/groups/")
 
     assert [group["name"] for group in response.json()["results"]] == [
         "Thursday Group",
@@ -134,7 +118,7 @@ def test_list_gives_the_admin_every_group_of_the_clinic(world, api):
 
 
 def test_list_shows_another_clinics_admin_none_of_this_clinics_groups(world, api):
-    response = _as(api, world.users["other_clinic_admin"]).get("/api/v1/groups/")
+    response = signed_in(api, world.users["other_clinic_admin"]).get("/api/v1/groups/")
 
     assert response.json()["results"] == []
 
@@ -150,7 +134,7 @@ def test_list_shows_another_clinics_admin_none_of_this_clinics_groups(world, api
 def test_list_filters_by_stage_and_status(world, api, query, names):
     Group.objects.filter(pk=world.other_group.pk).update(stage=Stage.STORMING)
 
-    response = _as(api, world.users["admin"]).get(f"/api/v1/groups/?{query}")
+    response = signed_in(api, world.users["admin"]).get(f"/api/v1/groups/?{query}")
 
     assert [group["name"] for group in response.json()["results"]] == names
 
@@ -159,13 +143,13 @@ def test_list_filters_by_modality(world, api):
     cbt = Modality.objects.get(slug="cbt")
     Group.objects.filter(pk=world.group.pk).update(modality=cbt)
 
-    response = _as(api, world.users["admin"]).get(f"/api/v1/groups/?modality={cbt.pk}")
+    response = signed_in(api, world.users["admin"]).get(f"/api/v1/groups/?modality={cbt.pk}")
 
     assert [group["name"] for group in response.json()["results"]] == ["Tuesday Group"]
 
 
 def test_list_refuses_an_unknown_stage_with_a_field_error(world, api):
-    response = _as(api, world.users["admin"]).get("/api/v1/groups/?stage=dancing")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/groups/?stage=dancing")
 
     assert response.status_code == 400
     assert response.json() == {"stage": ['"dancing" is not a valid choice.']}
@@ -192,7 +176,7 @@ def test_list_runs_the_same_queries_at_any_page_size(
     world, api, django_assert_num_queries, persona, size
 ):
     _add_groups(world, 5)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, count, page, co-facilitators
     with django_assert_num_queries(5):
@@ -207,7 +191,7 @@ def test_list_runs_the_same_queries_at_any_page_size(
 def test_detail_of_a_group_in_another_clinic_is_not_found(world, api):
     stranger = GroupFactory(clinic=world.other_clinic)
 
-    response = _as(api, world.users["admin"]).get(f"/api/v1/groups/{stranger.pk}/")
+    response = signed_in(api, world.users["admin"]).get(f"/api/v1/groups/{stranger.pk}/")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "No Group matches the given query."}
@@ -217,7 +201,7 @@ def test_detail_of_a_group_a_member_left_before_joining_is_not_found(world, api)
     world.enrolment.status = EnrolmentStatus.WITHDRAWN
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/")
+    response = signed_in(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/")
 
     assert response.status_code == 404
 
@@ -232,7 +216,7 @@ def test_detail_shows_the_schedule_and_co_facilitators_to_staff(world, api):
         duration_minutes=60,
     )
 
-    response = _as(api, world.users["admin"]).get(f"/api/v1/groups/{world.group.pk}/")
+    response = signed_in(api, world.users["admin"]).get(f"/api/v1/groups/{world.group.pk}/")
 
     body = response.json()
     assert body["co_facilitators"] == [
@@ -252,7 +236,7 @@ def test_detail_shows_the_schedule_and_co_facilitators_to_staff(world, api):
 
 
 def test_detail_runs_at_most_four_queries(world, api, django_assert_max_num_queries):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     with django_assert_max_num_queries(4):
         api.get(f"/api/v1/groups/{world.group.pk}/")
@@ -272,7 +256,7 @@ def _create_body(world, **overrides):
 
 
 def test_a_facilitator_creates_a_group_they_lead(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/", _create_body(world), format="json"
     )
 
@@ -290,7 +274,7 @@ def test_a_facilitator_creates_a_group_they_lead(world, api):
 
 
 def test_creating_ignores_stage_status_and_final_date_in_the_body(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/",
         _create_body(
             world,
@@ -312,7 +296,7 @@ def test_creating_ignores_stage_status_and_final_date_in_the_body(world, api):
 
 
 def test_an_admin_who_does_not_facilitate_must_name_the_lead(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/groups/", _create_body(world), format="json"
     )
 
@@ -321,7 +305,7 @@ def test_an_admin_who_does_not_facilitate_must_name_the_lead(world, api):
 
 
 def test_an_admin_creates_a_group_led_by_a_facilitator(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/groups/",
         _create_body(world, lead_facilitator=world.users["other_facilitator"].pk),
         format="json",
@@ -332,7 +316,7 @@ def test_an_admin_creates_a_group_led_by_a_facilitator(world, api):
 
 
 def test_a_facilitator_cannot_create_a_group_they_do_not_run(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/",
         _create_body(world, lead_facilitator=world.users["other_facilitator"].pk),
         format="json",
@@ -347,7 +331,7 @@ def test_a_facilitator_cannot_create_a_group_they_do_not_run(world, api):
 def test_staff_of_two_clinics_must_say_which_clinic(world, api):
     ClinicRoleFactory(user=world.users["facilitator"], clinic=world.other_clinic)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/", _create_body(world), format="json"
     )
 
@@ -358,7 +342,7 @@ def test_staff_of_two_clinics_must_say_which_clinic(world, api):
 def test_staff_of_two_clinics_create_in_the_clinic_they_name(world, api):
     ClinicRoleFactory(user=world.users["facilitator"], clinic=world.other_clinic)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/", _create_body(world, clinic=world.other_clinic.pk), format="json"
     )
 
@@ -370,7 +354,7 @@ def test_staff_of_two_clinics_create_in_the_clinic_they_name(world, api):
 def test_creating_in_a_clinic_where_the_caller_is_not_staff_is_forbidden(world, api, clinic):
     clinic_id = world.other_clinic.pk if clinic == "other" else 999_999
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/", _create_body(world, clinic=clinic_id), format="json"
     )
 
@@ -381,7 +365,7 @@ def test_creating_in_a_clinic_where_the_caller_is_not_staff_is_forbidden(world, 
 
 
 def test_a_member_cannot_create_a_group(world, api):
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         "/api/v1/groups/", _create_body(world), format="json"
     )
 
@@ -393,7 +377,7 @@ def test_ids_from_another_clinic_read_as_missing(world, api):
     other_modality = ModalityFactory(clinic=world.other_clinic)
     outsider = ClinicRoleFactory(clinic=world.other_clinic, role=Role.FACILITATOR).user
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/",
         _create_body(
             world,
@@ -413,7 +397,7 @@ def test_ids_from_another_clinic_read_as_missing(world, api):
 
 
 def test_a_group_with_a_room_and_a_video_link_is_refused_per_field(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/",
         _create_body(world, room=world.room.pk, video_link="https://meet.example.org/x"),
         format="json",
@@ -454,7 +438,7 @@ def test_a_group_with_a_room_and_a_video_link_is_refused_per_field(world, api):
     ],
 )
 def test_create_refuses_invalid_fields_with_field_errors(world, api, overrides, expected):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/groups/", _create_body(world, **overrides), format="json"
     )
 
@@ -463,7 +447,9 @@ def test_create_refuses_invalid_fields_with_field_errors(world, api, overrides, 
 
 
 def test_create_refuses_a_body_that_is_not_an_object(world, api):
-    response = _as(api, world.users["facilitator"]).post("/api/v1/groups/", [1, 2], format="json")
+    response = signed_in(api, world.users["facilitator"]).post(
+        "/api/v1/groups/", [1, 2], format="json"
+    )
 
     assert response.status_code == 400
     assert response.json() == {
@@ -475,7 +461,7 @@ def test_create_refuses_a_body_that_is_not_an_object(world, api):
 
 
 def test_patch_changes_the_group_and_writes_an_audit_entry(world, api):
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         f"/api/v1/groups/{world.group.pk}/",
         {
             "name": "Tuesday Evening Group",
@@ -518,7 +504,7 @@ def test_patch_changes_the_group_and_writes_an_audit_entry(world, api):
 
 
 def test_patch_ignores_clinic_stage_status_final_date_and_lead(world, api):
-    _as(api, world.users["admin"]).patch(
+    signed_in(api, world.users["admin"]).patch(
         f"/api/v1/groups/{world.group.pk}/",
         {
             "clinic": world.other_clinic.pk,
@@ -551,7 +537,7 @@ def test_patch_ignores_clinic_stage_status_final_date_and_lead(world, api):
 
 
 def test_patch_refuses_a_maximum_below_the_seats_taken(world, api):
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         f"/api/v1/groups/{world.group.pk}/", {"min_size": 1, "max_size": 1}, format="json"
     )
     assert response.status_code == 200
@@ -575,7 +561,7 @@ def test_patch_refuses_a_maximum_below_the_seats_taken(world, api):
 def test_patch_refuses_an_archived_group(world, api):
     Group.objects.filter(pk=world.group.pk).update(status=GroupStatus.ARCHIVED)
 
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         f"/api/v1/groups/{world.group.pk}/", {"name": "Renamed"}, format="json"
     )
 
@@ -584,7 +570,7 @@ def test_patch_refuses_an_archived_group(world, api):
 
 
 def test_patch_by_a_member_of_the_group_is_forbidden_and_says_nothing_of_it(world, api):
-    response = _as(api, world.users["member"]).patch(
+    response = signed_in(api, world.users["member"]).patch(
         f"/api/v1/groups/{world.group.pk}/", {"name": "Ours"}, format="json"
     )
 
@@ -595,7 +581,7 @@ def test_patch_by_a_member_of_the_group_is_forbidden_and_says_nothing_of_it(worl
 
 
 def test_patch_by_a_facilitator_of_another_group_is_not_found(world, api):
-    response = _as(api, world.users["other_facilitator"]).patch(
+    response = signed_in(api, world.users["other_facilitator"]).patch(
         f"/api/v1/groups/{world.group.pk}/", {"name": "Mine"}, format="json"
     )
 
@@ -614,7 +600,9 @@ def test_stage_history_lists_the_transitions_oldest_first(world, api):
         at=dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC),
     )
 
-    response = _as(api, world.users["facilitator"]).get(f"/api/v1/groups/{world.group.pk}/stage/")
+    response = signed_in(api, world.users["facilitator"]).get(
+        f"/api/v1/groups/{world.group.pk}/stage/"
+    )
 
     assert response.json() == {
         "count": 1,
@@ -642,7 +630,7 @@ def test_stage_history_runs_the_same_queries_at_any_page_size(
         StageTransition.objects.create(
             group=world.group, from_stage="", to_stage=Stage.FORMING, by=world.users["admin"]
         )
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, group, co-facilitators, count, page
     with django_assert_num_queries(6):
@@ -652,7 +640,7 @@ def test_stage_history_runs_the_same_queries_at_any_page_size(
 
 
 def test_stage_change_records_the_transition(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/groups/{world.group.pk}/stage/",
         {"to": "storming", "note": "Conflict about lateness."},
         format="json",
@@ -679,7 +667,7 @@ def test_stage_change_records_the_transition(world, api):
 def test_moving_back_without_a_note_is_a_conflict_with_a_code(world, api):
     Group.objects.filter(pk=world.group.pk).update(stage=Stage.NORMING)
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/groups/{world.group.pk}/stage/", {"to": "storming"}, format="json"
     )
 
@@ -692,7 +680,7 @@ def test_moving_back_without_a_note_is_a_conflict_with_a_code(world, api):
 
 
 def test_adjourning_without_a_final_session_date_is_a_conflict(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/groups/{world.group.pk}/stage/", {"to": "adjourning"}, format="json"
     )
 
@@ -720,7 +708,7 @@ def test_adjourning_without_a_final_session_date_is_a_conflict(world, api):
     ],
 )
 def test_stage_change_refuses_invalid_input(world, api, body, expected):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/groups/{world.group.pk}/stage/", body, format="json"
     )
 
@@ -729,7 +717,7 @@ def test_stage_change_refuses_invalid_input(world, api, body, expected):
 
 
 def test_a_member_may_not_change_their_groups_stage(world, api):
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         f"/api/v1/groups/{world.group.pk}/stage/", {"to": "storming"}, format="json"
     )
 
@@ -739,7 +727,7 @@ def test_a_member_may_not_change_their_groups_stage(world, api):
 
 
 def test_the_group_of_another_clinic_has_no_stage_for_its_admin(world, api):
-    response = _as(api, world.users["other_clinic_admin"]).get(
+    response = signed_in(api, world.users["other_clinic_admin"]).get(
         f"/api/v1/groups/{world.group.pk}/stage/"
     )
 
@@ -749,7 +737,7 @@ def test_the_group_of_another_clinic_has_no_stage_for_its_admin(world, api):
 def test_another_clinic_is_unknown_to_staff_of_one(world, api):
     other = ClinicFactory()
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/groups/", _create_body(world, clinic=other.pk), format="json"
     )
 
@@ -765,7 +753,7 @@ def test_every_read_of_the_area_runs_at_most_eight_queries(
     world, api, django_assert_max_num_queries, case, persona
 ):
     url = case.url(world)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     with django_assert_max_num_queries(8):
         api.get(url)

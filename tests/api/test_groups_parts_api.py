@@ -4,13 +4,12 @@ import datetime as dt
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from members.enums import Role
 from sessions.enums import AcceptanceMethod, EnrolmentStatus, SessionStatus
 from sessions.models import AgreementAcceptance, GroupSession, Schedule
 from sessions.services.agreements import agreement_publish
-from tests.api.world import build_world
+from tests.api.world import build_world, signed_in
 from tests.factories.members import MemberFactory, UserFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory, GroupSessionFactory
 
@@ -25,16 +24,6 @@ def world():
     """The persona world, with the clock stopped at :data:`NOW` for the whole test."""
     with time_machine.travel(NOW, tick=False):
         yield build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 # --- schedule --------------------------------------------------------------------------------
@@ -54,7 +43,7 @@ def _weekly(**overrides):
 
 def test_schedule_put_creates_the_sessions_at_local_time_across_the_clock_change(world, api):
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["facilitator"]).put(
+        response = signed_in(api, world.users["facilitator"]).put(
             f"/api/v1/groups/{world.group.pk}/schedule/", _weekly(), format="json"
         )
 
@@ -86,7 +75,7 @@ def test_schedule_put_creates_the_sessions_at_local_time_across_the_clock_change
 
 def test_schedule_put_lists_every_future_session_including_extra_ones(world, api):
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["facilitator"]).put(
+        response = signed_in(api, world.users["facilitator"]).put(
             f"/api/v1/groups/{world.group.pk}/schedule/", _weekly(count=1), format="json"
         )
 
@@ -104,7 +93,7 @@ def test_schedule_put_takes_an_rrule(world, api):
         "duration_minutes": 60,
     }
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["admin"]).put(
+        response = signed_in(api, world.users["admin"]).put(
             f"/api/v1/groups/{world.group.pk}/schedule/", body, format="json"
         )
 
@@ -192,7 +181,7 @@ def test_schedule_put_takes_an_rrule(world, api):
     ],
 )
 def test_schedule_put_refuses_invalid_input_with_field_errors(world, api, body, expected):
-    response = _as(api, world.users["facilitator"]).put(
+    response = signed_in(api, world.users["facilitator"]).put(
         f"/api/v1/groups/{world.group.pk}/schedule/", body, format="json"
     )
 
@@ -205,7 +194,7 @@ def test_schedule_that_ends_before_it_starts_is_a_400_with_a_code(world, api):
     body = _weekly(first_date="2026-10-13", until="2026-10-01")
     del body["count"]
 
-    response = _as(api, world.users["facilitator"]).put(
+    response = signed_in(api, world.users["facilitator"]).put(
         f"/api/v1/groups/{world.group.pk}/schedule/", body, format="json"
     )
 
@@ -222,7 +211,7 @@ def test_schedule_that_double_books_the_facilitator_is_a_conflict(world, api):
     )
 
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["facilitator"]).put(
+        response = signed_in(api, world.users["facilitator"]).put(
             f"/api/v1/groups/{world.group.pk}/schedule/", _weekly(), format="json"
         )
 
@@ -232,7 +221,7 @@ def test_schedule_that_double_books_the_facilitator_is_a_conflict(world, api):
 
 
 def test_a_member_may_read_the_schedule_but_not_set_it(world, api):
-    _as(api, world.users["member"])
+    signed_in(api, world.users["member"])
 
     assert api.get(f"/api/v1/groups/{world.group.pk}/schedule/").json() == {
         "detail": "This group has no schedule yet."
@@ -266,7 +255,7 @@ def crowded(world):
 
 
 def test_a_member_sees_the_preferred_names_of_active_members_and_nothing_else(world, api, crowded):
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/")
+    response = signed_in(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -281,7 +270,7 @@ def test_a_member_sees_the_preferred_names_of_active_members_and_nothing_else(wo
 
 
 def test_a_member_cannot_filter_the_roster_to_learn_statuses(world, api, crowded):
-    response = _as(api, world.users["member"]).get(
+    response = signed_in(api, world.users["member"]).get(
         f"/api/v1/groups/{world.group.pk}/roster/?status=waitlisted"
     )
 
@@ -292,7 +281,7 @@ def test_a_waitlisted_member_may_not_see_the_roster(world, api):
     world.enrolment.status = EnrolmentStatus.WAITLISTED
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/")
+    response = signed_in(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/")
 
     assert response.status_code == 403
     assert response.json() == {
@@ -303,7 +292,9 @@ def test_a_waitlisted_member_may_not_see_the_roster(world, api):
 def test_staff_see_every_enrolment_with_contact_details(world, api, crowded):
     active, waiting = crowded
 
-    response = _as(api, world.users["facilitator"]).get(f"/api/v1/groups/{world.group.pk}/roster/")
+    response = signed_in(api, world.users["facilitator"]).get(
+        f"/api/v1/groups/{world.group.pk}/roster/"
+    )
 
     def entry(enrolment, member):
         return {
@@ -330,7 +321,7 @@ def test_staff_see_every_enrolment_with_contact_details(world, api, crowded):
 
 
 def test_staff_filter_the_roster_by_status(world, api, crowded):
-    response = _as(api, world.users["admin"]).get(
+    response = signed_in(api, world.users["admin"]).get(
         f"/api/v1/groups/{world.group.pk}/roster/?status=waitlisted"
     )
 
@@ -338,7 +329,7 @@ def test_staff_filter_the_roster_by_status(world, api, crowded):
 
 
 def test_the_roster_refuses_an_unknown_status(world, api):
-    response = _as(api, world.users["admin"]).get(
+    response = signed_in(api, world.users["admin"]).get(
         f"/api/v1/groups/{world.group.pk}/roster/?status=gone"
     )
 
@@ -360,7 +351,7 @@ def test_the_roster_runs_the_same_queries_at_any_page_size(
     world, api, django_assert_num_queries, persona, size
 ):
     _fill(world, 5)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, group, co-facilitators, count, page, then the audit entry of the
     # records shown to staff, or the member's own enrolment
@@ -376,7 +367,9 @@ def test_the_roster_runs_the_same_queries_at_any_page_size(
 def test_a_member_reads_the_agreement_and_whether_they_accepted_it(world, api):
     acceptance = AgreementAcceptance.objects.get(member=world.member_record)
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/agreement/")
+    response = signed_in(api, world.users["member"]).get(
+        f"/api/v1/groups/{world.group.pk}/agreement/"
+    )
 
     assert response.json() == {
         "id": world.agreement.pk,
@@ -391,13 +384,15 @@ def test_a_member_reads_the_agreement_and_whether_they_accepted_it(world, api):
 def test_a_new_version_is_not_accepted_until_the_member_accepts_it(world, api):
     agreement_publish(group=world.group, text="Version two.", by=world.users["facilitator"])
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/agreement/")
+    response = signed_in(api, world.users["member"]).get(
+        f"/api/v1/groups/{world.group.pk}/agreement/"
+    )
 
     assert (response.json()["version"], response.json()["accepted"]) == (2, False)
 
 
 def test_staff_read_the_agreement_without_an_acceptance_of_their_own(world, api):
-    response = _as(api, world.users["facilitator"]).get(
+    response = signed_in(api, world.users["facilitator"]).get(
         f"/api/v1/groups/{world.group.pk}/agreement/"
     )
 
@@ -407,7 +402,9 @@ def test_staff_read_the_agreement_without_an_acceptance_of_their_own(world, api)
 def test_a_group_without_an_agreement_answers_404(world, api):
     group = GroupFactory(clinic=world.clinic, lead_facilitator=world.users["facilitator"])
 
-    response = _as(api, world.users["facilitator"]).get(f"/api/v1/groups/{group.pk}/agreement/")
+    response = signed_in(api, world.users["facilitator"]).get(
+        f"/api/v1/groups/{group.pk}/agreement/"
+    )
 
     assert response.status_code == 404
     assert response.json() == {"detail": "This group has no agreement yet."}
@@ -415,7 +412,7 @@ def test_a_group_without_an_agreement_answers_404(world, api):
 
 def test_put_publishes_a_new_version(world, api):
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["facilitator"]).put(
+        response = signed_in(api, world.users["facilitator"]).put(
             f"/api/v1/groups/{world.group.pk}/agreement/",
             {"text": "  Be kind. Keep confidences.  "},
             format="json",
@@ -433,7 +430,7 @@ def test_put_publishes_a_new_version(world, api):
 
 
 def test_put_refuses_blank_text(world, api):
-    response = _as(api, world.users["facilitator"]).put(
+    response = signed_in(api, world.users["facilitator"]).put(
         f"/api/v1/groups/{world.group.pk}/agreement/", {"text": "   "}, format="json"
     )
 
@@ -443,7 +440,7 @@ def test_put_refuses_blank_text(world, api):
 
 def test_a_member_accepts_the_new_version_online_once(world, api):
     agreement = agreement_publish(group=world.group, text="v2", by=world.users["facilitator"])
-    _as(api, world.users["member"])
+    signed_in(api, world.users["member"])
 
     with time_machine.travel(NOW, tick=False):
         first = api.post(f"/api/v1/groups/{world.group.pk}/agreement/", {}, format="json")
@@ -463,7 +460,7 @@ def test_a_member_accepts_the_new_version_online_once(world, api):
 def test_a_member_may_not_record_a_paper_signature(world, api):
     agreement_publish(group=world.group, text="v2", by=world.users["facilitator"])
 
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/", {"method": "paper"}, format="json"
     )
 
@@ -477,7 +474,7 @@ def test_a_member_cannot_accept_for_someone_else(world, api):
     agreement_publish(group=world.group, text="v2", by=world.users["facilitator"])
     fellow = EnrolmentFactory(group=world.group, status=EnrolmentStatus.ACTIVE).member
 
-    response = _as(api, world.users["member"]).post(
+    response = signed_in(api, world.users["member"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/", {"member": fellow.pk}, format="json"
     )
 
@@ -488,7 +485,7 @@ def test_a_member_cannot_accept_for_someone_else(world, api):
 def test_staff_record_a_paper_signature_for_a_member(world, api):
     agreement = agreement_publish(group=world.group, text="v2", by=world.users["facilitator"])
 
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/",
         {"member": world.member_record.pk, "method": "paper"},
         format="json",
@@ -517,7 +514,7 @@ def test_staff_acceptance_input_is_checked(world, api, body, expected):
     if body.get("member") == "MEMBER":
         body["member"] = world.member_record.pk
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/", body, format="json"
     )
 
@@ -526,7 +523,7 @@ def test_staff_acceptance_input_is_checked(world, api, body, expected):
 
 
 def test_staff_cannot_name_a_member_of_another_group(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/",
         {"member": world.other_member_record.pk},
         format="json",
@@ -543,7 +540,7 @@ def test_accepting_without_an_open_enrolment_is_a_conflict(world, api):
     world.enrolment.status = EnrolmentStatus.COMPLETED
     world.enrolment.save()
 
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         f"/api/v1/groups/{world.group.pk}/agreement/",
         {"member": world.member_record.pk},
         format="json",
@@ -562,7 +559,7 @@ def test_a_session_of_the_schedule_keeps_its_status(world, api):
     world.future_session.status = SessionStatus.CANCELLED
     world.future_session.save()
     with time_machine.travel(NOW, tick=False):
-        response = _as(api, world.users["facilitator"]).put(
+        response = signed_in(api, world.users["facilitator"]).put(
             f"/api/v1/groups/{world.group.pk}/schedule/", _weekly(count=1), format="json"
         )
 
@@ -572,6 +569,8 @@ def test_a_session_of_the_schedule_keeps_its_status(world, api):
 def test_a_clinic_role_is_needed_for_the_member_view(world, api):
     world.users["member"].clinic_roles.filter(role=Role.MEMBER).delete()
 
-    response = _as(api, world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/agreement/")
+    response = signed_in(api, world.users["member"]).get(
+        f"/api/v1/groups/{world.group.pk}/agreement/"
+    )
 
     assert response.status_code == 404

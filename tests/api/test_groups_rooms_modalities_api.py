@@ -1,31 +1,15 @@
 """/api/v1/rooms/ and /api/v1/modalities/."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from members.enums import Role
 from members.models import AuditEntry
 from sessions.models import Modality, Room
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicRoleFactory
 from tests.factories.sessions import ModalityFactory, RoomFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _room(room):
@@ -44,7 +28,7 @@ def _room(room):
 def test_a_facilitator_lists_the_rooms_of_their_clinic_only(world, api):
     RoomFactory(clinic=world.other_clinic, name="Hillside Room")
 
-    response = _as(api, world.users["facilitator"]).get("/api/v1/rooms/")
+    response = signed_in(api, world.users["facilitator"]).get("/api/v1/rooms/")
 
     assert response.json() == {
         "count": 2,
@@ -55,7 +39,7 @@ def test_a_facilitator_lists_the_rooms_of_their_clinic_only(world, api):
 
 
 def test_members_may_not_list_rooms(world, api):
-    response = _as(api, world.users["member"]).get("/api/v1/rooms/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/rooms/")
 
     assert response.status_code == 403
     assert response.json() == {"detail": "Rooms and modalities are for the clinic's staff."}
@@ -67,7 +51,7 @@ def test_the_room_list_runs_the_same_queries_at_any_page_size(
 ):
     for _ in range(5):
         RoomFactory(clinic=world.clinic)
-    _as(api, world.users["admin"])
+    signed_in(api, world.users["admin"])
 
     # session, user, staff check, count, page
     with django_assert_num_queries(5):
@@ -77,7 +61,7 @@ def test_the_room_list_runs_the_same_queries_at_any_page_size(
 
 
 def test_an_admin_adds_a_room(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/rooms/", {"name": " Garden Room ", "capacity": 8}, format="json"
     )
 
@@ -89,7 +73,7 @@ def test_an_admin_adds_a_room(world, api):
 
 
 def test_a_room_name_is_unique_in_the_clinic(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/rooms/", {"name": "Room 1", "capacity": 8}, format="json"
     )
 
@@ -116,14 +100,14 @@ def test_a_room_name_is_unique_in_the_clinic(world, api):
     ],
 )
 def test_a_room_with_invalid_fields_is_refused(world, api, body, expected):
-    response = _as(api, world.users["admin"]).post("/api/v1/rooms/", body, format="json")
+    response = signed_in(api, world.users["admin"]).post("/api/v1/rooms/", body, format="json")
 
     assert response.status_code == 400
     assert response.json() == expected
 
 
 def test_a_facilitator_may_not_add_a_room(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/rooms/", {"name": "Mine", "capacity": 4}, format="json"
     )
 
@@ -133,7 +117,7 @@ def test_a_facilitator_may_not_add_a_room(world, api):
 
 def test_an_admin_of_two_clinics_adds_a_room_to_the_one_they_name(world, api):
     ClinicRoleFactory(user=world.users["admin"], clinic=world.other_clinic, role=Role.ADMIN)
-    _as(api, world.users["admin"])
+    signed_in(api, world.users["admin"])
 
     unnamed = api.post("/api/v1/rooms/", {"name": "Annex", "capacity": 4}, format="json")
     named = api.post(
@@ -150,7 +134,7 @@ def test_an_admin_of_two_clinics_adds_a_room_to_the_one_they_name(world, api):
 
 
 def test_an_admin_may_not_add_a_room_to_a_clinic_they_do_not_run(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/rooms/",
         {"name": "Annex", "capacity": 4, "clinic": world.other_clinic.pk},
         format="json",
@@ -161,7 +145,7 @@ def test_an_admin_may_not_add_a_room_to_a_clinic_they_do_not_run(world, api):
 
 
 def test_an_admin_changes_a_room_and_its_clinic_stays(world, api):
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         f"/api/v1/rooms/{world.room.pk}/",
         {"name": "Room One", "capacity": 6, "is_active": False, "clinic": world.other_clinic.pk},
         format="json",
@@ -182,7 +166,7 @@ def test_an_admin_changes_a_room_and_its_clinic_stays(world, api):
 
 
 def test_renaming_a_room_to_a_name_in_use_is_refused(world, api):
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         f"/api/v1/rooms/{world.room.pk}/", {"name": "Room 2"}, format="json"
     )
 
@@ -195,7 +179,7 @@ def test_renaming_a_room_to_a_name_in_use_is_refused(world, api):
 
 
 def test_a_facilitator_may_read_but_not_change_a_room(world, api):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     assert api.get(f"/api/v1/rooms/{world.room.pk}/").json() == _room(world.room)
     response = api.patch(f"/api/v1/rooms/{world.room.pk}/", {"capacity": 2}, format="json")
@@ -206,7 +190,7 @@ def test_a_facilitator_may_read_but_not_change_a_room(world, api):
 
 
 def test_a_room_of_another_clinic_is_not_found(world, api):
-    response = _as(api, world.users["other_clinic_admin"]).patch(
+    response = signed_in(api, world.users["other_clinic_admin"]).patch(
         f"/api/v1/rooms/{world.room.pk}/", {"capacity": 2}, format="json"
     )
 
@@ -220,7 +204,7 @@ def test_modalities_are_the_built_in_ones_and_the_clinics_own(world, api):
     own = ModalityFactory(clinic=world.clinic, name="Compassion-focused", slug="compassion")
     ModalityFactory(clinic=world.other_clinic, name="Hillside special")
 
-    response = _as(api, world.users["facilitator"]).get("/api/v1/modalities/?page_size=100")
+    response = signed_in(api, world.users["facilitator"]).get("/api/v1/modalities/?page_size=100")
 
     expected = Modality.objects.filter(clinic=None) | Modality.objects.filter(pk=own.pk)
     assert response.json()["results"] == [
@@ -230,7 +214,7 @@ def test_modalities_are_the_built_in_ones_and_the_clinics_own(world, api):
 
 
 def test_members_may_not_list_modalities(world, api):
-    response = _as(api, world.users["member"]).get("/api/v1/modalities/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/modalities/")
 
     assert response.status_code == 403
 
@@ -239,7 +223,7 @@ def test_members_may_not_list_modalities(world, api):
 def test_the_modality_list_runs_the_same_queries_at_any_page_size(
     world, api, django_assert_num_queries, size
 ):
-    _as(api, world.users["admin"])
+    signed_in(api, world.users["admin"])
 
     # session, user, staff check, count, page
     with django_assert_num_queries(5):
@@ -249,7 +233,7 @@ def test_the_modality_list_runs_the_same_queries_at_any_page_size(
 
 
 def test_an_admin_adds_a_modality(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/modalities/", {"name": "Compassion-focused", "clinic": 123}, format="json"
     )
 
@@ -270,7 +254,7 @@ def test_an_admin_adds_a_modality(world, api):
 
 
 def test_a_modality_name_is_unique_in_the_clinic(world, api):
-    _as(api, world.users["admin"]).post(
+    signed_in(api, world.users["admin"]).post(
         "/api/v1/modalities/", {"name": "Compassion-focused"}, format="json"
     )
 
@@ -285,7 +269,7 @@ def test_a_modality_name_is_unique_in_the_clinic(world, api):
 
 
 def test_a_modality_may_not_take_a_built_in_name(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/modalities/", {"name": "support"}, format="json"
     )
 
@@ -298,7 +282,7 @@ def test_a_modality_may_not_take_a_built_in_name(world, api):
 
 
 def test_a_modality_name_needs_letters(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/modalities/", {"name": "!!!"}, format="json"
     )
 
@@ -307,7 +291,7 @@ def test_a_modality_name_needs_letters(world, api):
 
 
 def test_a_facilitator_may_not_add_a_modality(world, api):
-    response = _as(api, world.users["facilitator"]).post(
+    response = signed_in(api, world.users["facilitator"]).post(
         "/api/v1/modalities/", {"name": "Mine"}, format="json"
     )
 

@@ -5,13 +5,12 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from members.enums import Role
 from members.models import ClinicRole
 from sessions.enums import EnrolmentStatus, SessionStatus
 from sessions.models import GroupSession, SessionFacilitator
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.sessions import EnrolmentFactory, GroupFactory, GroupSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,27 +18,12 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/me/sessions/"
 
 
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
-
-
 def _ids(response):
     return [row["id"] for row in response.json()["results"]]
 
 
 def test_a_member_gets_the_coming_sessions_of_their_group_in_the_member_view(world, api):
-    response = _as(api, world.users["member"]).get(URL)
+    response = signed_in(api, world.users["member"]).get(URL)
 
     assert response.status_code == 200
     body = response.json()
@@ -54,7 +38,7 @@ def test_a_session_under_way_is_still_to_come_a_cancelled_one_is_not(world, api)
     under_way = GroupSessionFactory(group=world.group, start=now - dt.timedelta(minutes=30))
     GroupSession.objects.filter(pk=world.future_session.pk).update(status=SessionStatus.CANCELLED)
 
-    response = _as(api, world.users["member"]).get(URL)
+    response = signed_in(api, world.users["member"]).get(URL)
 
     assert _ids(response) == [under_way.pk]
 
@@ -66,7 +50,7 @@ def test_a_member_not_active_in_the_group_has_none_of_its_sessions(world, api, s
     world.enrolment.status = status
     world.enrolment.save()
 
-    response = _as(api, world.users["member"]).get(URL)
+    response = signed_in(api, world.users["member"]).get(URL)
 
     assert _ids(response) == []
 
@@ -83,7 +67,7 @@ def test_a_facilitator_gets_their_groups_sessions_and_those_they_cover(world, ap
         session=covered, facilitator=lead, start=covered.start, end=covered.end
     )
 
-    response = _as(api, lead).get(URL)
+    response = signed_in(api, lead).get(URL)
 
     assert [(row["id"], row["view"], row["can_manage"]) for row in response.json()["results"]] == [
         (world.future_session.pk, "staff", True),
@@ -93,7 +77,7 @@ def test_a_facilitator_gets_their_groups_sessions_and_those_they_cover(world, ap
 
 
 def test_a_clinic_admins_oversight_is_not_their_own_sessions(world, api):
-    response = _as(api, world.users["admin"]).get(URL)
+    response = signed_in(api, world.users["admin"]).get(URL)
 
     assert _ids(response) == []
 
@@ -101,14 +85,14 @@ def test_a_clinic_admins_oversight_is_not_their_own_sessions(world, api):
 def test_a_facilitator_who_lost_the_role_has_no_sessions_left(world, api):
     ClinicRole.objects.filter(user=world.users["facilitator"], role=Role.FACILITATOR).delete()
 
-    response = _as(api, world.users["facilitator"]).get(URL)
+    response = signed_in(api, world.users["facilitator"]).get(URL)
 
     assert _ids(response) == []
 
 
 @pytest.mark.parametrize("persona", ["other_member", "other_facilitator", "other_clinic_admin"])
 def test_nobody_else_gets_this_groups_sessions(world, api, persona):
-    response = _as(api, world.users[persona]).get(URL)
+    response = signed_in(api, world.users[persona]).get(URL)
 
     assert world.future_session.pk not in _ids(response)
 
@@ -126,7 +110,7 @@ def _add_groups(world, count):
 
 def test_my_sessions_are_paged_by_cursor(world, api):
     _add_groups(world, 2)
-    api = _as(api, world.users["member"])
+    api = signed_in(api, world.users["member"])
 
     first = api.get(URL + "?page_size=2").json()
     second = api.get(first["next"]).json()
@@ -146,7 +130,7 @@ def test_my_sessions_run_the_same_queries_at_any_page_size(
     world, api, django_assert_num_queries, persona, size
 ):
     _add_groups(world, 5)
-    _as(api, world.users[persona])
+    signed_in(api, world.users[persona])
 
     # session, user, the page, its facilitators
     with django_assert_num_queries(4):

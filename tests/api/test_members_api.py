@@ -5,31 +5,15 @@ list and on changes.
 """
 
 import pytest
-from rest_framework.test import APIClient
 
 from members.enums import Role
 from members.models import AuditEntry, Member
 from sessions.enums import EnrolmentStatus
-from tests.api.world import build_world
+from tests.api.world import signed_in
 from tests.factories.members import ClinicFactory, ClinicRoleFactory, MemberFactory
 from tests.factories.sessions import EnrolmentFactory, GroupFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-def _as(api, user):
-    api.force_login(user)
-    return api
 
 
 def _iso(value):
@@ -70,7 +54,7 @@ def test_admin_lists_every_record_of_the_clinic_by_name(world, api):
     unenrolled = MemberFactory(clinic=world.clinic, preferred_name="Zed")
     MemberFactory(clinic=world.other_clinic)
 
-    response = _as(api, world.users["admin"]).get("/api/v1/members/")
+    response = signed_in(api, world.users["admin"]).get("/api/v1/members/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -90,7 +74,7 @@ def test_facilitator_lists_members_of_their_groups_and_records_they_created(worl
     created = MemberFactory(clinic=world.clinic, preferred_name="Cy", created_by=facilitator)
     MemberFactory(clinic=world.clinic, preferred_name="Di")  # neither: not listed
 
-    response = _as(api, facilitator).get("/api/v1/members/")
+    response = signed_in(api, facilitator).get("/api/v1/members/")
 
     assert _ids(response) == [world.member_record.pk, created.pk]
 
@@ -99,13 +83,13 @@ def test_facilitator_does_not_list_records_they_created_in_a_clinic_they_left(wo
     facilitator = world.users["facilitator"]
     MemberFactory(clinic=world.other_clinic, created_by=facilitator)
 
-    response = _as(api, facilitator).get("/api/v1/members/")
+    response = signed_in(api, facilitator).get("/api/v1/members/")
 
     assert _ids(response) == [world.member_record.pk]
 
 
 def test_member_may_not_list_member_records(world, api):
-    response = _as(api, world.users["member"]).get("/api/v1/members/")
+    response = signed_in(api, world.users["member"]).get("/api/v1/members/")
 
     assert response.status_code == 403
     assert response.json() == {
@@ -126,7 +110,7 @@ def test_list_searches_preferred_and_legal_name_and_email(world, api, q, expecte
         "other": world.other_member_record.pk,
     }
 
-    response = _as(api, world.users["admin"]).get("/api/v1/members/", {"q": q})
+    response = signed_in(api, world.users["admin"]).get("/api/v1/members/", {"q": q})
 
     assert _ids(response) == [records[name] for name in expected]
 
@@ -135,13 +119,15 @@ def test_list_filters_by_group_whatever_the_enrolment_status(world, api):
     left = MemberFactory(clinic=world.clinic, preferred_name="Al")
     EnrolmentFactory(group=world.group, member=left, status=EnrolmentStatus.WITHDRAWN)
 
-    response = _as(api, world.users["admin"]).get("/api/v1/members/", {"group": world.group.pk})
+    response = signed_in(api, world.users["admin"]).get(
+        "/api/v1/members/", {"group": world.group.pk}
+    )
 
     assert _ids(response) == [left.pk, world.member_record.pk]
 
 
 def test_list_refuses_a_group_filter_that_is_not_an_id(world, api):
-    response = _as(api, world.users["admin"]).get("/api/v1/members/", {"group": "x"})
+    response = signed_in(api, world.users["admin"]).get("/api/v1/members/", {"group": "x"})
 
     assert response.status_code == 400
     assert response.json() == {"group": ["A valid integer is required."]}
@@ -151,7 +137,7 @@ def test_list_refuses_a_group_filter_that_is_not_an_id(world, api):
 def test_list_runs_the_same_queries_at_any_page_size(world, api, django_assert_num_queries, size):
     for _ in range(5):
         MemberFactory(clinic=world.clinic)
-    _as(api, world.users["admin"])
+    signed_in(api, world.users["admin"])
 
     # session, user, staff role, count, page, audit entry of the records shown
     with django_assert_num_queries(6):
@@ -164,14 +150,16 @@ def test_list_runs_the_same_queries_at_any_page_size(world, api, django_assert_n
 
 
 def test_member_reads_their_own_record(world, api):
-    response = _as(api, world.users["member"]).get(f"/api/v1/members/{world.member_record.pk}/")
+    response = signed_in(api, world.users["member"]).get(
+        f"/api/v1/members/{world.member_record.pk}/"
+    )
 
     assert response.status_code == 200
     assert response.json() == _record(world.member_record)
 
 
 def test_member_does_not_see_another_members_record(world, api):
-    response = _as(api, world.users["member"]).get(
+    response = signed_in(api, world.users["member"]).get(
         f"/api/v1/members/{world.other_member_record.pk}/"
     )
 
@@ -180,7 +168,7 @@ def test_member_does_not_see_another_members_record(world, api):
 
 
 def test_admin_of_another_clinic_does_not_see_the_record(world, api):
-    response = _as(api, world.users["other_clinic_admin"]).get(
+    response = signed_in(api, world.users["other_clinic_admin"]).get(
         f"/api/v1/members/{world.member_record.pk}/"
     )
 
@@ -188,7 +176,7 @@ def test_admin_of_another_clinic_does_not_see_the_record(world, api):
 
 
 def test_detail_runs_three_queries(world, api, django_assert_num_queries):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, record, audit entry of the read
     with django_assert_num_queries(4):
@@ -201,7 +189,7 @@ def test_detail_runs_three_queries(world, api, django_assert_num_queries):
 def test_facilitator_adds_a_record_to_their_clinic(world, api):
     facilitator = world.users["facilitator"]
 
-    response = _as(api, facilitator).post(
+    response = signed_in(api, facilitator).post(
         "/api/v1/members/",
         {
             "preferred_name": "Eli",
@@ -231,7 +219,7 @@ def test_facilitator_adds_a_record_to_their_clinic(world, api):
 
 
 def test_create_writes_an_audit_entry(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/", {"preferred_name": "Eli", "legal_name": "Eli G"}, format="json"
     )
 
@@ -240,7 +228,7 @@ def test_create_writes_an_audit_entry(world, api):
 
 
 def test_create_ignores_clinic_user_and_author_in_the_body(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/",
         {
             "preferred_name": "Eli",
@@ -262,7 +250,7 @@ def test_create_ignores_clinic_user_and_author_in_the_body(world, api):
 
 
 def test_create_names_an_unknown_time_zone(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "timezone": "Mars/Olympus"},
         format="json",
@@ -286,7 +274,7 @@ def test_create_names_an_unknown_time_zone(world, api):
     ],
 )
 def test_create_refuses_bad_reminder_offsets(world, api, offsets, errors):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "reminder_offsets": offsets},
         format="json",
@@ -298,7 +286,7 @@ def test_create_refuses_bad_reminder_offsets(world, api, offsets, errors):
 
 
 def test_a_repeated_reminder_offset_counts_once(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "reminder_offsets": [60, 30, 60]},
         format="json",
@@ -309,7 +297,7 @@ def test_a_repeated_reminder_offset_counts_once(world, api):
 
 
 def test_create_refuses_a_body_without_names(world, api):
-    response = _as(api, world.users["admin"]).post("/api/v1/members/", {}, format="json")
+    response = signed_in(api, world.users["admin"]).post("/api/v1/members/", {}, format="json")
 
     assert response.status_code == 400
     assert response.json() == {
@@ -322,7 +310,7 @@ def test_staff_of_several_clinics_must_say_which(world, api):
     admin = world.users["admin"]
     ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.FACILITATOR)
 
-    response = _as(api, admin).post(
+    response = signed_in(api, admin).post(
         "/api/v1/members/", {"preferred_name": "Eli", "legal_name": "Eli G"}, format="json"
     )
 
@@ -334,7 +322,7 @@ def test_staff_of_several_clinics_adds_to_the_one_they_name(world, api):
     admin = world.users["admin"]
     ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.FACILITATOR)
 
-    response = _as(api, admin).post(
+    response = signed_in(api, admin).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "clinic": world.other_clinic.pk},
         format="json",
@@ -345,7 +333,7 @@ def test_staff_of_several_clinics_adds_to_the_one_they_name(world, api):
 
 
 def test_create_in_a_clinic_where_the_caller_is_not_staff_is_refused(world, api):
-    response = _as(api, world.users["admin"]).post(
+    response = signed_in(api, world.users["admin"]).post(
         "/api/v1/members/",
         {"preferred_name": "Eli", "legal_name": "Eli G", "clinic": ClinicFactory().pk},
         format="json",
@@ -362,7 +350,7 @@ def test_create_in_a_clinic_where_the_caller_is_not_staff_is_refused(world, api)
 
 
 def test_facilitator_changes_a_record_of_their_group(world, api):
-    response = _as(api, world.users["facilitator"]).patch(
+    response = signed_in(api, world.users["facilitator"]).patch(
         f"/api/v1/members/{world.member_record.pk}/",
         {"phone": "+44 20 7946 0003", "reminder_offsets": [30, 1440]},
         format="json",
@@ -380,7 +368,7 @@ def test_facilitator_changes_a_record_of_their_group(world, api):
 def test_update_ignores_clinic_user_and_author(world, api):
     record = world.member_record
 
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         f"/api/v1/members/{record.pk}/",
         {
             "clinic": world.other_clinic.pk,
@@ -401,7 +389,7 @@ def test_update_ignores_clinic_user_and_author(world, api):
 
 
 def test_member_may_not_change_their_own_record(world, api):
-    response = _as(api, world.users["member"]).patch(
+    response = signed_in(api, world.users["member"]).patch(
         f"/api/v1/members/{world.member_record.pk}/", {"phone": "1"}, format="json"
     )
 
@@ -410,7 +398,7 @@ def test_member_may_not_change_their_own_record(world, api):
 
 
 def test_facilitator_of_another_group_does_not_see_the_record(world, api):
-    response = _as(api, world.users["other_facilitator"]).patch(
+    response = signed_in(api, world.users["other_facilitator"]).patch(
         f"/api/v1/members/{world.member_record.pk}/", {"phone": "1"}, format="json"
     )
 
@@ -418,7 +406,7 @@ def test_facilitator_of_another_group_does_not_see_the_record(world, api):
 
 
 def test_update_refuses_an_unknown_time_zone(world, api):
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         f"/api/v1/members/{world.member_record.pk}/", {"timezone": "Nowhere"}, format="json"
     )
 
@@ -440,7 +428,7 @@ def test_update_refuses_an_unknown_time_zone(world, api):
     ],
 )
 def test_update_refuses_values_of_the_wrong_type(world, api, body, field):
-    response = _as(api, world.users["admin"]).patch(
+    response = signed_in(api, world.users["admin"]).patch(
         f"/api/v1/members/{world.member_record.pk}/", body, format="json"
     )
 
@@ -453,13 +441,13 @@ def test_facilitator_sees_a_record_once_its_member_is_referred_to_their_group(wo
     record = MemberFactory(clinic=world.clinic)
     EnrolmentFactory(group=group, member=record)
 
-    response = _as(api, world.users["other_facilitator"]).get(f"/api/v1/members/{record.pk}/")
+    response = signed_in(api, world.users["other_facilitator"]).get(f"/api/v1/members/{record.pk}/")
 
     assert response.status_code == 200
 
 
 def test_create_runs_seven_queries(world, api, django_assert_num_queries):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, staff clinics, savepoint, insert, audit, release
     with django_assert_num_queries(7):
@@ -469,7 +457,7 @@ def test_create_runs_seven_queries(world, api, django_assert_num_queries):
 
 
 def test_update_runs_seven_queries(world, api, django_assert_num_queries):
-    _as(api, world.users["facilitator"])
+    signed_in(api, world.users["facilitator"])
 
     # session, user, record, savepoint, update, audit, release
     with django_assert_num_queries(7):

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from members.enums import Role
 from members.models import Clinic, Member, User
@@ -139,3 +140,9 @@ def build_world() -> World:
         future_session=future_session,
         other_group_session=other_group_session,
     )
+
+
+def signed_in(api: APIClient, user: User) -> APIClient:
+    """``api`` (a DRF test client) signed in as ``user`` with a browser session."""
+    api.force_login(user)
+    return api
