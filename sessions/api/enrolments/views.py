@@ -19,18 +19,19 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from groupcare.api import error_responses
-from members.models import Clinic, Member
+from members.models import Member
 from members.services import (
     member_create,
     member_record_viewed,
     member_records_listed,
     member_update,
 )
+from sessions.api.clinics import clinic_choose
 from sessions.api.enrolments.serializers import (
     ActivateInputSerializer,
     EnrolmentListFilterSerializer,
@@ -80,21 +81,6 @@ EnrolmentRepresentation = PolymorphicProxySerializer(
 def _refuse_unless_staff(user: Any) -> None:
     if not staff_clinic_list(user=user).exists():
         raise PermissionDenied(STAFF_ONLY)
-
-
-def _clinic_for_member_create(*, clinics: list[Clinic], wanted: int | None) -> Clinic:
-    """The clinic a new record goes to: the only one of ``clinics`` (where the caller is
-    staff), or ``wanted`` when they are staff in several. A clinic where they are not (or
-    that does not exist) is the same 403."""
-    refusal = "Only a clinic's admins and facilitators may add its members."
-    if wanted is not None:
-        for clinic in clinics:
-            if clinic.pk == wanted:
-                return clinic
-        raise PermissionDenied(refusal)
-    if len(clinics) > 1:
-        raise ValidationError({"clinic": ["You work in more than one clinic: say which one."]})
-    return clinics[0]
 
 
 # --------------------------------------------------------------------------- members
@@ -152,13 +138,14 @@ class MemberViewSet(viewsets.GenericViewSet):
         "facilitator keeps seeing the records they created.",
     )
     def create(self, request: Request) -> Response:
+        refusal = "Only a clinic's admins and facilitators may add its members."
         clinics = list(staff_clinic_list(user=request.user))
         if not clinics:  # refused before the body is read
-            raise PermissionDenied("Only a clinic's admins and facilitators may add its members.")
+            raise PermissionDenied(refusal)
         serializer = MemberCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        clinic = _clinic_for_member_create(clinics=clinics, wanted=data.pop("clinic", None))
+        clinic = clinic_choose(clinics=clinics, wanted=data.pop("clinic", None), refusal=refusal)
         member = member_create(clinic=clinic, by=request.user, **data)
         return Response(MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
 

@@ -27,6 +27,7 @@ from groupcare.api import error_responses
 from members.enums import STAFF_ROLES, Role
 from members.models import Clinic, ClinicRole, Member
 from members.services import member_records_listed
+from sessions.api.clinics import clinic_choose
 from sessions.api.groups.serializers import (
     AgreementAcceptanceOutputSerializer,
     AgreementAcceptInputSerializer,
@@ -97,18 +98,11 @@ def clinic_for_write(*, user: Any, data: Any, roles: frozenset[str], refusal: st
     (or that does not exist) is a 403 with ``refusal``, the same either way."""
     choice = ClinicChoiceSerializer(data=data)
     choice.is_valid(raise_exception=True)
-    clinics = list(staff_clinic_list(user=user, roles=roles))
-    wanted = choice.validated_data.get("clinic")
-    if wanted is not None:
-        for clinic in clinics:
-            if clinic.pk == wanted:
-                return clinic
-        raise PermissionDenied(refusal)
-    if not clinics:
-        raise PermissionDenied(refusal)
-    if len(clinics) > 1:
-        raise ValidationError({"clinic": ["You work in more than one clinic: say which one."]})
-    return clinics[0]
+    return clinic_choose(
+        clinics=list(staff_clinic_list(user=user, roles=roles)),
+        wanted=choice.validated_data.get("clinic"),
+        refusal=refusal,
+    )
 
 
 class IsClinicStaff(BasePermission):
