@@ -239,6 +239,22 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "GroupCare <no-reply@groupcare.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach this installation: links in e-mails and calendar feed URLs start here.
+GROUPCARE_BASE_URL = env_str("GROUPCARE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Notifications -------------------------------------------------------------------
+
+# Rows the minute dispatcher hands to one send task (one Celery message per batch).
+NOTIFICATIONS_BATCH_SIZE = env_int("GROUPCARE_NOTIFICATIONS_BATCH_SIZE", 100)
+# Rows one dispatcher run queues at most; the rest wait for the next minute.
+NOTIFICATIONS_DISPATCH_LIMIT = env_int("GROUPCARE_NOTIFICATIONS_DISPATCH_LIMIT", 20_000)
+# Sends tried per row (temporary mail errors back off 1, 2, 4… minutes) before it is failed.
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("GROUPCARE_NOTIFICATIONS_MAX_ATTEMPTS", 5)
+# A row queued this long ago and still pending is queued again (its message was lost).
+NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env_int("GROUPCARE_NOTIFICATIONS_REQUEUE_AFTER", 600)
+# A row claimed this long ago and still "sending" belonged to a worker that died: it is
+# handed back (or failed after the last attempt). Longer than CELERY_TASK_TIME_LIMIT.
+NOTIFICATIONS_SENDING_LEASE_SECONDS = env_int("GROUPCARE_NOTIFICATIONS_SENDING_LEASE", 900)
 
 # --- Celery --------------------------------------------------------------------------
 
@@ -285,6 +301,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "sessions-complete": {"task": "groupcare.sessions.sessions_complete", "schedule": 300.0},
+    # Every minute: queue the outbox rows that are due, in batches.
+    "notifications-dispatch": {
+        "task": "groupcare.sessions.notifications_dispatch",
+        "schedule": 60.0,
+    },
+    # A safety net under the services that plan reminders as they change things: the next
+    # week's sessions are planned again (a preference change, a missed hook), idempotently.
+    "reminders-plan-upcoming": {
+        "task": "groupcare.sessions.reminders_plan_upcoming",
+        "schedule": 600.0,
+    },
+    # Hourly: each clinic's weekly attendance summaries once it is Monday 07:00 there.
+    "summaries-weekly": {
+        "task": "groupcare.sessions.summaries_weekly",
+        "schedule": crontab(minute=5),
+    },
 }
 
 # --- REST API ------------------------------------------------------------------------

@@ -175,6 +175,11 @@ class Member(models.Model):
         validators=[validate_reminder_offsets],
         help_text="Minutes before a session at which to send a reminder.",
     )
+    quiet_hours = models.BooleanField(
+        default=True,
+        help_text="No reminder between 21:00 and 08:00 in the member's time zone (it waits "
+        "until 08:00) unless the session starts before then.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

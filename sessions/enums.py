@@ -114,3 +114,25 @@ DEFAULT_MODALITIES = (
     ("psychoeducational", "Psychoeducational"),
     ("process-oriented", "Process-oriented"),
 )
+
+
+class NotificationKind(models.TextChoices):
+    REMINDER = "reminder", "Reminder"
+    SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+    SESSION_MOVED = "session_moved", "Session moved"
+    WAITLIST_OFFER = "waitlist_offer", "Waitlist seat offered"
+    WEEKLY_SUMMARY = "weekly_summary", "Weekly attendance summary"
+
+
+class NotificationStatus(models.TextChoices):
+    """An outbox row's life: pending → sending → sent, failed or skipped.
+
+    ``sending`` is held by exactly one worker (the one whose claim changed the row); a row
+    left ``sending`` by a worker that died is handed back to ``pending`` after a lease.
+    """
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"

@@ -242,6 +242,9 @@ class GroupSession(models.Model):
     is_final = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=300, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Raised on every change a calendar should show (time, place, cancellation), so calendar
+    # apps given the session's stable UID update the event in place (RFC 5545 SEQUENCE).
+    sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
