@@ -312,11 +312,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "groupcare.sessions.reminders_plan_upcoming",
         "schedule": 600.0,
     },
-    # Hourly: each clinic's weekly attendance summaries once it is Monday 07:00 there.
-    "summaries-weekly": {
-        "task": "groupcare.sessions.summaries_weekly",
-        "schedule": crontab(minute=5),
-    },
 }
 
 # --- REST API ------------------------------------------------------------------------

@@ -156,6 +156,7 @@ MEMBER_EDITABLE_FIELDS = (
     "timezone",
     "reminders_enabled",
     "reminder_offsets",
+    "quiet_hours",
 )
 
 

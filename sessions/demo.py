@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.enums import Role
-from members.models import Clinic, Member, User
+from members.models import DEFAULT_REMINDER_OFFSETS, Clinic, Member, User
 from members.services import clinic_role_grant, user_get_or_create
 from sessions.enums import (
     AttendanceStatus,
@@ -28,8 +28,10 @@ from sessions.enums import (
     EnrolmentStatus,
     Finding,
     ScreeningOutcome,
+    SessionStatus,
     Stage,
 )
+from sessions.errors import DoubleBookingError, SessionChangeError
 from sessions.models import Attendance, Group, GroupSession, Modality, Room
 from sessions.selectors.attendance import session_expected_members
 from sessions.services.agreements import agreement_accept, agreement_publish
@@ -42,11 +44,13 @@ from sessions.services.enrolment import (
     screening_record,
 )
 from sessions.services.groups import group_create, stage_change
-from sessions.services.scheduling import rrule_build, schedule_set
+from sessions.services.scheduling import group_session_add, rrule_build, schedule_set
 
 DEMO_DOMAIN = "demo.groupcare.test"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- public on purpose; seed_demo refuses without DEBUG
 DEMO_CLINIC_TZ = "America/New_York"
+#: The demo login's reminders: the defaults and one an hour before.
+DEMO_MEMBER_OFFSETS = (*DEFAULT_REMINDER_OFFSETS, 60)
 
 
 @dataclass(frozen=True)
@@ -388,6 +392,10 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
                     "email": email,
                     "phone": f"+1 555 010 {index:04d}",
                     "user": user,
+                    # The demo login also wants a reminder an hour before (see _drop_in_soon).
+                    "reminder_offsets": list(DEMO_MEMBER_OFFSETS)
+                    if index == 0
+                    else list(DEFAULT_REMINDER_OFFSETS),
                 },
             )
             members.append(member)
@@ -412,7 +420,33 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
                 _free_a_seat(group=group, lead=staff[plan.lead])
             if plan.name == "Tuesday Evening Group":
                 _correct_locked_attendance(group=group, admin=admin, now=now)
+    _drop_in_soon(member=members[0], by=admin, now=now)
     return clinic
+
+
+def _drop_in_soon(*, member: Member, by: User, now: dt.datetime) -> GroupSession | None:
+    """An extra session of one of the demo member's groups starting an hour from now, so a
+    reminder is due at once and reaches ``var/mail/`` through the worker within a minute or
+    two of starting GroupCare. Nothing when one is already coming up within two hours."""
+    start = (now + dt.timedelta(minutes=61)).replace(second=0, microsecond=0)
+    groups = Group.objects.filter(
+        enrolments__member=member, enrolments__status=EnrolmentStatus.ACTIVE
+    ).order_by("pk")
+    if GroupSession.objects.filter(
+        group__in=groups,
+        status=SessionStatus.SCHEDULED,
+        start__gt=now,
+        start__lte=now + dt.timedelta(hours=2),
+    ).exists():
+        return None
+    for group in groups:
+        try:
+            return group_session_add(
+                group=group, start=start, end=start + dt.timedelta(minutes=60), by=by, now=now
+            )
+        except (DoubleBookingError, SessionChangeError):
+            continue  # that group's room or facilitator is busy then: try the next one
+    return None
 
 
 def _adjourn(*, group: Group, lead: User, now: dt.datetime) -> None:

@@ -23,6 +23,7 @@ from sessions.enums import EnrolmentPolicy, EnrolmentStatus, GroupStatus, Stage,
 from sessions.errors import GroupClosedError
 from sessions.models import Enrolment, Group
 from sessions.selectors.enrolment import pending_offer_get, seats_taken
+from sessions.services.notifications import reminders_plan_group
 
 
 def lock_group(group_id: int) -> Group:
@@ -81,6 +82,7 @@ def activate_or_waitlist(
             obj=enrolment,
             data={"group_id": group.pk, "member_id": enrolment.member_id},
         )
+        reminders_plan_group(group_id=group.pk, now=now)
     elif enrolment.status != EnrolmentStatus.WAITLISTED:
         enrolment.status = EnrolmentStatus.WAITLISTED
         enrolment.waitlisted_at = now

@@ -18,6 +18,7 @@ from sessions.enums import PARTIAL_ATTENDANCE_STATUSES, AttendanceStatus, Sessio
 from sessions.errors import AttendanceError, AttendanceLockedError, CantAttendError
 from sessions.models import Attendance, AttendanceChange, GroupSession
 from sessions.selectors.attendance import agreement_standing, session_expected_member_ids
+from sessions.services.notifications import reminders_plan
 from sessions.services.scheduling import group_session_lock
 
 #: A member's own "I can't come" gives one of these; saying it again changes nothing.
@@ -339,6 +340,7 @@ def attendance_cant_attend(
             row.recorded_by = by
             row.recorded_at = now
             row.save(update_fields=["status", "minutes_attended", "recorded_by", "recorded_at"])
+        reminders_plan(sessions=[session], now=now)
         audit_log(
             action="sessions.attendance.cant_attend",
             actor=by,

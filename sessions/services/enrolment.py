@@ -44,6 +44,7 @@ from sessions.services._seats import (
     lock_group,
     refuse_if_group_not_taking_members,
 )
+from sessions.services.notifications import reminders_plan_group
 from sessions.services.waitlist import waitlist_offer_next
 
 # --------------------------------------------------------------------------- helpers
@@ -389,6 +390,8 @@ def _enrolment_close(
             fields += ["left_at", "leave_note"]
         enrolment.save(update_fields=fields)
         frees_seat |= _withdraw_pending_offer(enrolment, group=group, by=by, now=now)
+        if enrolment.left_on is not None:
+            reminders_plan_group(group_id=group.pk, now=now)
         audit_log(
             action=action,
             actor=by,

@@ -34,17 +34,18 @@ from typing import Final, TypeVar, cast
 from dateutil.rrule import rrule as RRule
 from dateutil.rrule import rrulestr
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from members.enums import Role
 from members.models import ClinicRole, User
 from members.services import audit_log
-from sessions.enums import GroupStatus, SessionStatus
+from sessions.enums import GroupStatus, NotificationKind, SessionStatus
 from sessions.errors import DoubleBookingError, ScheduleError, SessionChangeError
 from sessions.models import Attendance, Group, GroupSession, Room, Schedule, SessionFacilitator
 from sessions.permissions import group_session_queryset_for
 from sessions.selectors.scheduling import BookingConflict, BookingRequest, booking_conflict_find
+from sessions.services.notifications import reminders_plan, session_notices_queue
 
 T = TypeVar("T")
 
@@ -205,7 +206,8 @@ def local_to_utc(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
 
 @dataclass(frozen=True)
 class _Occurrence:
-    series_date: dt.date
+    # None for an extra session outside the series.
+    series_date: dt.date | None
     start: dt.datetime
     end: dt.datetime
 
@@ -479,6 +481,7 @@ def group_sessions_generate(*, group: Group, now: dt.datetime | None = None) -> 
         if schedule is None:
             return []
         created = _generate(locked, schedule, now)
+        reminders_plan(sessions=created, now=now)
         if created:
             audit_log(
                 action="sessions.schedule.generated",
@@ -590,8 +593,9 @@ def _regenerate(
             times = {session.pk: (item.start, item.end) for session, item in updates}
             for session, item in updates:
                 session.start, session.end, session.updated_at = item.start, item.end, now
+                session.sequence += 1
             GroupSession.objects.bulk_update(
-                [session for session, _ in updates], ["start", "end", "updated_at"]
+                [session for session, _ in updates], ["start", "end", "sequence", "updated_at"]
             )
             for facilitation in facilitations:
                 facilitation.start, facilitation.end = times[facilitation.session_id]
@@ -657,6 +661,7 @@ def schedule_set(
         _ensure_some_session(Schedule(group=locked, **fields), locked)
         schedule, created = Schedule.objects.update_or_create(group=locked, defaults=fields)
         result = _regenerate(locked, schedule, now, viewer=by)
+        reminders_plan(sessions=[*result.updated_ids, *result.created], now=now)
         audit_log(
             action="sessions.schedule.set",
             actor=by,
@@ -820,6 +825,7 @@ def group_session_move(
             viewer=by,
         )
         _ensure_free(booking)
+        before_room = current.room
         before = {
             "start": current.start.isoformat(),
             "end": current.end.isoformat(),
@@ -830,7 +836,10 @@ def group_session_move(
         def write() -> None:
             current.start, current.end, current.room = new_start, new_end, new_room
             current.is_moved = current.is_moved or time_changed
-            current.save(update_fields=["start", "end", "room", "is_moved", "updated_at"])
+            current.sequence += 1
+            current.save(
+                update_fields=["start", "end", "room", "is_moved", "sequence", "updated_at"]
+            )
             facilitations = SessionFacilitator.objects.filter(session=current)
             facilitations.exclude(facilitator_id__in=list(new_users)).delete()
             facilitations.update(start=new_start, end=new_end)
@@ -845,6 +854,9 @@ def group_session_move(
             )
 
         _write_guarded(write, booking)
+        reminders_plan(sessions=[current], now=now)
+        if time_changed or new_room != before_room:
+            session_notices_queue(session=current, kind=NotificationKind.SESSION_MOVED, now=now)
         audit_log(
             action="sessions.session.moved",
             actor=by,
@@ -862,6 +874,71 @@ def group_session_move(
             },
         )
     return current
+
+
+def group_session_add(
+    *,
+    group: Group,
+    start: dt.datetime,
+    end: dt.datetime,
+    by: User,
+    now: dt.datetime | None = None,
+) -> GroupSession:
+    """Add one extra session outside the series (a catch-up, a drop-in).
+
+    It takes the group's room or video link, current stage and every group facilitator, as
+    a generated session does, and has no ``series_date``, so editing the series never
+    touches it. Its members' reminders are planned at once (an offset already past is
+    skipped). Refuses (:class:`SessionChangeError`) naive or past times, an end not after the
+    start, a length outside the schedule's limits, an archived group, a date after the
+    group's final session or planned end; (:class:`DoubleBookingError`) a room or
+    facilitator already booked. One transaction under the group's row lock; writes
+    ``sessions.session.added``.
+    """
+    now = now or timezone.now()
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise SessionChangeError("Give the session's times with their time zone.")
+    if start <= now:
+        raise SessionChangeError("A session cannot be added in the past.")
+    if end <= start:
+        raise SessionChangeError("A session must end after it starts.")
+    minutes = (end - start) / dt.timedelta(minutes=1)
+    if not MIN_DURATION_MINUTES <= minutes <= MAX_DURATION_MINUTES:
+        raise SessionChangeError(
+            f"A session lasts between {MIN_DURATION_MINUTES} minutes and "
+            f"{MAX_DURATION_MINUTES // 60} hours."
+        )
+    with transaction.atomic():
+        locked = _lock_group(group.pk)
+        _ensure_archived_not(locked)
+        day = start.astimezone(locked.tz).date()
+        for limit, what in (
+            (locked.final_session_date, "The group's final session is on"),
+            (locked.planned_end, "The group is planned to end on"),
+        ):
+            if limit is not None and day > limit:
+                raise SessionChangeError(
+                    f"{what} {limit.isoformat()}; a session cannot be added after it."
+                )
+        users = _group_facilitators(locked)
+        booking = _Booking(
+            requests=[BookingRequest(start, end, locked.room_id, frozenset(users))],
+            users=users,
+            clinic_id=locked.clinic_id,
+            viewer=by,
+        )
+        _ensure_free(booking)
+        occurrence = _Occurrence(series_date=None, start=start, end=end)
+        (session,) = _write_guarded(lambda: _create_sessions(locked, [occurrence], users), booking)
+        reminders_plan(sessions=[session], now=now)
+        audit_log(
+            action="sessions.session.added",
+            actor=by,
+            clinic_id=locked.clinic_id,
+            obj=session,
+            data={"group_id": locked.pk, "start": start.isoformat(), "end": end.isoformat()},
+        )
+    return session
 
 
 def group_session_cancel(
@@ -894,8 +971,13 @@ def group_session_cancel(
         current.status = SessionStatus.CANCELLED
         current.cancelled_at = now
         current.cancel_reason = reason
-        current.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+        current.sequence += 1
+        current.save(
+            update_fields=["status", "cancelled_at", "cancel_reason", "sequence", "updated_at"]
+        )
         SessionFacilitator.objects.filter(session=current).update(is_cancelled=True)
+        reminders_plan(sessions=[current], now=now)
+        session_notices_queue(session=current, kind=NotificationKind.SESSION_CANCELLED, now=now)
         audit_log(
             action="sessions.session.cancelled",
             actor=by,
@@ -996,9 +1078,12 @@ def group_sessions_finalise(
             status=SessionStatus.CANCELLED,
             cancelled_at=now,
             cancel_reason=f"{FINALISED_REASON_PREFIX}{final_date.isoformat()}.",
+            sequence=F("sequence") + 1,
             updated_at=now,
         )
 
+        # The group's ending is told in the group, not by a notice per cancelled session.
+        reminders_plan(sessions=cancelled_ids, now=now)
         Group.objects.filter(pk=locked.pk).update(final_session_date=final_date)
         group.final_session_date = final_date
         audit_log(
@@ -1077,10 +1162,12 @@ def group_sessions_unfinalise(
                     status=SessionStatus.SCHEDULED,
                     cancelled_at=None,
                     cancel_reason="",
+                    sequence=F("sequence") + 1,
                     updated_at=now,
                 )
 
             _write_guarded(write, booking)
+            reminders_plan(sessions=sessions, now=now)
         created = group_sessions_generate(group=locked, now=now)
         audit_log(
             action="sessions.schedule.unfinalised",

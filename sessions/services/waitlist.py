@@ -33,6 +33,7 @@ from sessions.services._seats import (
     lock_group,
     refuse_if_group_not_taking_members,
 )
+from sessions.services.notifications import waitlist_offer_notice_queue
 
 
 def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> WaitlistOffer | None:
@@ -59,6 +60,7 @@ def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> Wait
             offered_at=now,
             expires_at=now + dt.timedelta(days=group.clinic.waitlist_offer_days),
         )
+        waitlist_offer_notice_queue(offer=offer, now=now)
         audit_log(
             action="sessions.waitlist.offered",
             actor=None,

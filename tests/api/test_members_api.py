@@ -35,6 +35,7 @@ def _record(member, **overrides):
         "effective_timezone": member.effective_timezone,
         "reminders_enabled": member.reminders_enabled,
         "reminder_offsets": member.reminder_offsets,
+        "quiet_hours": member.quiet_hours,
         "created_by": member.created_by_id,
         "created_at": _iso(member.created_at),
         "updated_at": _iso(member.updated_at),

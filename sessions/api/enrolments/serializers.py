@@ -53,6 +53,12 @@ class MemberFieldsInputSerializer(InputSerializer):
         "a repeated offset counts once. To send none, turn reminders_enabled off.",
     )
 
+    quiet_hours = serializers.BooleanField(
+        required=False,
+        help_text="Hold reminders due between 21:00 and 08:00 (member-local) until 08:00, "
+        "unless the session starts before then.",
+    )
+
     def validate_reminder_offsets(self, value: list[int]) -> list[int]:
         return list(dict.fromkeys(value))
 
@@ -102,6 +108,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
             "effective_timezone",
             "reminders_enabled",
             "reminder_offsets",
+            "quiet_hours",
             "created_by",
             "created_at",
             "updated_at",

@@ -29,7 +29,6 @@ from members.services import (
     member_create,
     member_record_viewed,
     member_records_listed,
-    member_update,
 )
 from sessions.api.clinics import clinic_choose
 from sessions.api.enrolments.serializers import (
@@ -67,6 +66,7 @@ from sessions.services.enrolment import (
     screening_record,
     screening_viewed,
 )
+from sessions.services.notifications import member_update_with_reminders
 
 STAFF_ONLY = "Member records and enrolments are for the clinic's staff."
 MANAGERS_ONLY = "Only the group's facilitators and a clinic admin may do this."
@@ -163,7 +163,9 @@ class MemberViewSet(viewsets.GenericViewSet):
             raise PermissionDenied("Only the clinic's staff may change a member record.")
         serializer = MemberUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = member_update(member=member, by=request.user, **serializer.validated_data)
+        member = member_update_with_reminders(
+            member=member, by=request.user, **serializer.validated_data
+        )
         return Response(MemberOutputSerializer(member).data)
 
 
