@@ -240,7 +240,11 @@ EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "GroupCare <no-reply@groupcare.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where people reach this installation: links in e-mails and calendar feed URLs start here.
-GROUPCARE_BASE_URL = env_str("GROUPCARE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset in production: HTTPS on the first allowed host.
+GROUPCARE_BASE_URL = env_str(
+    "GROUPCARE_BASE_URL",
+    "http://127.0.0.1:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0].lstrip('.')}",
+).rstrip("/")
 
 # --- Notifications -------------------------------------------------------------------
 
@@ -311,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
     "reminders-plan-upcoming": {
         "task": "groupcare.sessions.reminders_plan_upcoming",
         "schedule": 600.0,
+    },
+    # Hourly: each clinic's weekly attendance summaries once it is Monday 07:00 there.
+    "summaries-weekly": {
+        "task": "groupcare.sessions.summaries_weekly",
+        "schedule": crontab(minute=5),
     },
 }
 

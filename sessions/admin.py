@@ -9,10 +9,13 @@ from sessions.models import (
     AgreementAcceptance,
     Attendance,
     AttendanceChange,
+    AttendanceSummary,
+    AttendanceSummaryMember,
     Enrolment,
     Group,
     GroupSession,
     Modality,
+    Notification,
     Room,
     Schedule,
     Screening,
@@ -162,3 +165,42 @@ class StageTransitionAdmin(ReadOnlyAdmin):
     list_display = ["group", "from_stage", "to_stage", "by", "at"]
     list_filter = ["to_stage"]
     list_select_related = ["group", "by"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """The outbox: what was sent, skipped (and why) or failed (with the error)."""
+
+    list_display = ["pk", "kind", "status", "due_at", "sent_at", "attempts", "clinic"]
+    list_filter = ["status", "kind", "clinic"]
+    date_hierarchy = "due_at"
+    list_select_related = ["clinic"]
+    raw_id_fields = ["member", "user", "session", "offer", "summary"]
+    search_fields = ["key"]
+
+
+class AttendanceSummaryMemberInline(admin.TabularInline):
+    model = AttendanceSummaryMember
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "member",
+        "sessions_expected",
+        "sessions_attended",
+        "rate",
+        "consecutive_unexcused",
+        "at_risk",
+    ]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AttendanceSummary)
+class AttendanceSummaryAdmin(ReadOnlyAdmin):
+    list_display = ["group", "week_start", "sessions_held", "attendance_rate", "created_at"]
+    list_filter = ["group__clinic"]
+    date_hierarchy = "week_start"
+    list_select_related = ["group"]
+    inlines = [AttendanceSummaryMemberInline]
+

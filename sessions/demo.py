@@ -45,6 +45,7 @@ from sessions.services.enrolment import (
 )
 from sessions.services.groups import group_create, stage_change
 from sessions.services.scheduling import group_session_add, rrule_build, schedule_set
+from sessions.services.summaries import attendance_summary_build
 
 DEMO_DOMAIN = "demo.groupcare.test"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- public on purpose; seed_demo refuses without DEBUG
@@ -420,8 +421,18 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
                 _free_a_seat(group=group, lead=staff[plan.lead])
             if plan.name == "Tuesday Evening Group":
                 _correct_locked_attendance(group=group, admin=admin, now=now)
+        _last_weeks_summaries(clinic=clinic, today=today, now=now)
     _drop_in_soon(member=members[0], by=admin, now=now)
     return clinic
+
+
+def _last_weeks_summaries(*, clinic: Clinic, today: dt.date, now: dt.datetime) -> None:
+    """Last week's attendance summaries (as Monday's job makes them, with the facilitators'
+    e-mails), so the trend and the e-mail are there from the start. A week is summarised
+    once, so seeding again adds nothing."""
+    last_monday = today - dt.timedelta(days=today.weekday() + 7)
+    for group in Group.objects.filter(clinic=clinic).order_by("pk"):
+        attendance_summary_build(group=group, week_start=last_monday, now=now)
 
 
 def _drop_in_soon(*, member: Member, by: User, now: dt.datetime) -> GroupSession | None:

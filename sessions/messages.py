@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from sessions.enums import NotificationKind
 from sessions.ics import calendar_bytes, session_event
 from sessions.models import GroupSession, Notification
+from sessions.selectors.summaries import summary_email_context
 from sessions.wording import TITLE, day_label, session_line, session_place
 
 #: The one file name every calendar attachment has: it says nothing about the group.
@@ -67,8 +68,6 @@ def notification_context(row: Notification, *, now: dt.datetime) -> dict[str, An
     """What the templates of ``row``'s kind are rendered with."""
     context: dict[str, Any] = {"base_url": settings.GROUPCARE_BASE_URL, "kind": row.kind}
     if row.kind == NotificationKind.WEEKLY_SUMMARY:
-        from sessions.selectors.summaries import summary_email_context
-
         context["recipient_name"] = row.user.get_short_name()
         context.update(summary_email_context(summary=row.summary, user=row.user))
         return context

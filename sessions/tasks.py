@@ -17,6 +17,7 @@ from sessions.services.notifications import (
     reminders_plan_upcoming,
 )
 from sessions.services.scheduling import group_sessions_complete_ended, group_sessions_extend_all
+from sessions.services.summaries import summaries_weekly
 from sessions.services.waitlist import waitlist_offers_expire
 
 logger = logging.getLogger(__name__)
@@ -101,3 +102,10 @@ def reminders_plan_upcoming_task() -> dict[str, int]:
         "withdrawn": result.withdrawn,
         "retimed": result.retimed,
     }
+
+
+@shared_task(name="groupcare.sessions.summaries_weekly")
+def summaries_weekly_task() -> int:
+    """Hourly: last week's attendance summary of each group whose clinic has reached Monday
+    07:00, each with an e-mail to its facilitators; a week is never summarised twice."""
+    return summaries_weekly()

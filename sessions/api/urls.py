@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("sessions.api.group_sessions.urls")),
     path("", include("sessions.api.enrolments.urls")),
     path("", include("sessions.api.exports.urls")),
+    path("", include("sessions.api.reminders.urls")),
 ]

@@ -541,7 +541,11 @@ def _still_expected(session: GroupSession, member_id: int) -> bool:
 
 
 def _is_permanent(error: Exception) -> bool:
-    """A refusal that retrying cannot change (5xx: no such mailbox, message refused)."""
+    """A refusal of this message that retrying cannot change (5xx: no such mailbox, message
+    refused). A refused login or sender is the installation's settings, not the message:
+    retried, so fixing the settings lets every waiting message go."""
+    if isinstance(error, (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused)):
+        return False
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
