@@ -3,10 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from groupcare import views
+from sessions.views import calendar_feed
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The token is any path segment here; the view answers 404 to one of the wrong shape.
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("groupcare.api_urls")),

@@ -11,6 +11,7 @@ from sessions.models import (
     AttendanceChange,
     AttendanceSummary,
     AttendanceSummaryMember,
+    CalendarFeed,
     Enrolment,
     Group,
     GroupSession,
@@ -204,3 +205,10 @@ class AttendanceSummaryAdmin(ReadOnlyAdmin):
     list_select_related = ["group"]
     inlines = [AttendanceSummaryMemberInline]
 
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    # The token is a password to the person's calendar: never shown here.
+    list_display = ["pk", "user", "member", "created_at", "revoked_at"]
+    exclude = ["token"]
+    list_select_related = ["user", "member"]

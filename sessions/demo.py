@@ -34,8 +34,10 @@ from sessions.enums import (
 from sessions.errors import DoubleBookingError, SessionChangeError
 from sessions.models import Attendance, Group, GroupSession, Modality, Room
 from sessions.selectors.attendance import session_expected_members
+from sessions.selectors.calendar_feeds import calendar_feed_live, calendar_feed_url
 from sessions.services.agreements import agreement_accept, agreement_publish
 from sessions.services.attendance import AttendanceEntry, attendance_record
+from sessions.services.calendar_feeds import calendar_feed_issue
 from sessions.services.enrolment import (
     enrolment_activate,
     enrolment_decline,
@@ -423,6 +425,9 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
                 _correct_locked_attendance(group=group, admin=admin, now=now)
         _last_weeks_summaries(clinic=clinic, today=today, now=now)
     _drop_in_soon(member=members[0], by=admin, now=now)
+    for user in (members[0].user, staff[f"facilitator@{DEMO_DOMAIN}"]):
+        if user is not None and calendar_feed_live(user=user) is None:
+            calendar_feed_issue(user=user, by=user)
     return clinic
 
 
@@ -501,3 +506,14 @@ def _correct_locked_attendance(*, group: Group, admin: User, now: dt.datetime) -
         reason="The member had phoned reception beforehand; the message reached us late.",
         now=now,
     )
+
+
+def demo_calendar_feeds() -> list[tuple[str, str]]:
+    """The live calendar feed URL of each demo login that has one."""
+    feeds = []
+    for login in DEMO_LOGINS:
+        user = User.objects.filter(email=login.email).first()
+        feed = calendar_feed_live(user=user) if user is not None else None
+        if feed is not None:
+            feeds.append((login.email, calendar_feed_url(feed)))
+    return feeds

@@ -56,3 +56,10 @@ class AttendanceLockedError(AttendanceError):
 
 class CantAttendError(AttendanceError):
     code = "cant_attend_refused"
+
+
+class MemberHasLoginError(DomainError):
+    """A member record's own calendar feed is for a member who does not sign in; one who
+    does takes theirs from their account, so a person never has two live links to guard."""
+
+    code = "member_has_login"

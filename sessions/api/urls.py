@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("sessions.api.group_sessions.urls")),
     path("", include("sessions.api.enrolments.urls")),
     path("", include("sessions.api.exports.urls")),
+    path("", include("sessions.api.calendar_feeds.urls")),
     path("", include("sessions.api.reminders.urls")),
 ]

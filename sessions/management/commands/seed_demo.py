@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_seed
+from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_calendar_feeds, demo_seed
 
 
 class Command(BaseCommand):
@@ -37,3 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password: {password}):")
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.role:<13} {login.email}")
+        feeds = demo_calendar_feeds()
+        if feeds:
+            self.stdout.write("Calendar feeds (subscribe in a calendar app):")
+            for email, url in feeds:
+                self.stdout.write(f"  {email:<31} {url}")
