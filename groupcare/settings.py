@@ -369,7 +369,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "GroupCare API",
     "DESCRIPTION": API_DESCRIPTION,
     "TAGS": [
-        {"name": "me", "description": "Who you are, your API tokens, your upcoming sessions."},
+        {
+            "name": "me",
+            "description": "Who you are, your API tokens, your upcoming sessions, your "
+            "reminder preferences and your calendar feed.",
+        },
         {"name": "groups", "description": "Groups, their stage, schedule, roster, agreement."},
         {"name": "sessions", "description": "Meetings: move, cancel, attendance, can't attend."},
         {"name": "members", "description": "Client records (clinic staff only)."},
