@@ -7,7 +7,6 @@ up in what the caller may see, so an id they cannot see is a 400 "does not exist
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -17,6 +16,7 @@ from rest_framework.exceptions import PermissionDenied
 from groupcare.api import InputSerializer, QueryParameters
 from members.models import Member
 from sessions.api.groups.serializers import ClinicChoiceSerializer
+from sessions.api.reminders.serializers import ReminderPreferencesInputSerializer
 from sessions.enums import EnrolmentStatus, Finding, ScreeningOutcome
 from sessions.models import Enrolment, Group, Screening
 from sessions.permissions import managed_member_queryset_for
@@ -24,8 +24,9 @@ from sessions.permissions import managed_member_queryset_for
 # --------------------------------------------------------------------------- members
 
 
-class MemberFieldsInputSerializer(InputSerializer):
-    """What the clinic's staff set on a member record."""
+class MemberFieldsInputSerializer(ReminderPreferencesInputSerializer):
+    """What the clinic's staff set on a member record: the contact details, and the
+    reminder preferences a member may also set themselves."""
 
     preferred_name = serializers.CharField(max_length=100)
     legal_name = serializers.CharField(max_length=200)
@@ -33,34 +34,6 @@ class MemberFieldsInputSerializer(InputSerializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     emergency_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     emergency_contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    timezone = serializers.ChoiceField(
-        choices=sorted(zoneinfo.available_timezones()),
-        required=False,
-        allow_blank=True,
-        help_text="An IANA time zone such as Europe/London; blank: the clinic's.",
-        error_messages={
-            "invalid_choice": "{input} is not a known time zone; use an IANA name such as "
-            "Europe/London."
-        },
-    )
-    reminders_enabled = serializers.BooleanField(required=False)
-    reminder_offsets = serializers.ListField(
-        child=serializers.IntegerField(min_value=5, max_value=7 * 24 * 60),
-        required=False,
-        min_length=1,
-        max_length=10,
-        help_text="Minutes before a session at which to remind (5 minutes to 7 days); "
-        "a repeated offset counts once. To send none, turn reminders_enabled off.",
-    )
-
-    quiet_hours = serializers.BooleanField(
-        required=False,
-        help_text="Hold reminders due between 21:00 and 08:00 (member-local) until 08:00, "
-        "unless the session starts before then.",
-    )
-
-    def validate_reminder_offsets(self, value: list[int]) -> list[int]:
-        return list(dict.fromkeys(value))
 
 
 class MemberCreateInputSerializer(ClinicChoiceSerializer, MemberFieldsInputSerializer):

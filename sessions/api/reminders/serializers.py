@@ -11,7 +11,8 @@ from members.models import Member
 
 
 class ReminderPreferencesInputSerializer(InputSerializer):
-    """Every field optional: send only what changes."""
+    """When a member is reminded, every field optional (send only what changes); set by the
+    member themselves or, with the rest of the record, by the clinic's staff."""
 
     reminders_enabled = serializers.BooleanField(required=False)
     reminder_offsets = serializers.ListField(
@@ -19,19 +20,19 @@ class ReminderPreferencesInputSerializer(InputSerializer):
         required=False,
         min_length=1,
         max_length=10,
-        help_text="Minutes before a session at which to remind you (5 minutes to 7 days); a "
-        "repeated offset counts once. To get none, turn reminders_enabled off.",
+        help_text="Minutes before a session at which to remind (5 minutes to 7 days); a "
+        "repeated offset counts once. To send none, turn reminders_enabled off.",
     )
     quiet_hours = serializers.BooleanField(
         required=False,
-        help_text="Hold reminders due between 21:00 and 08:00 in your time zone until 08:00, "
+        help_text="Hold reminders due between 21:00 and 08:00 (member-local) until 08:00, "
         "unless the session starts before then.",
     )
     timezone = serializers.ChoiceField(
         choices=sorted(zoneinfo.available_timezones()),
         required=False,
         allow_blank=True,
-        help_text="Your IANA time zone, e.g. Europe/London; blank: the clinic's.",
+        help_text="An IANA time zone such as Europe/London; blank: the clinic's.",
         error_messages={
             "invalid_choice": "{input} is not a known time zone; use an IANA name such as "
             "Europe/London."
