@@ -9,6 +9,7 @@ cancelled. Times carry the clinic's TZID (with its VTIMEZONE), DTSTAMP is UTC. T
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable
 from email.utils import parseaddr
@@ -71,6 +72,16 @@ def session_event(
     return event
 
 
+@functools.lru_cache(maxsize=64)
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """The zone's transitions from the year before the first event to the years after the
+    last: enough for any app, far smaller than the 1970-2038 default, and built once per
+    zone and span (every reminder e-mail carries one), never changed once built."""
+    return icalendar.Timezone.from_tzid(
+        tzid, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year, 1, 1)
+    )
+
+
 def calendar_bytes(
     events: Iterable[icalendar.Event], *, method: str | None = None, name: str = ""
 ) -> bytes:
@@ -95,9 +106,10 @@ def calendar_bytes(
         first = start if first is None or start < first else first
         last = start if last is None or start > last else last
     if first is not None and last is not None:
-        # Transitions from a year before the first event to a year after the last one:
-        # enough for any app, and far smaller than the 1970-2038 default.
-        calendar.add_missing_timezones(
-            first_date=first - dt.timedelta(days=366), last_date=last + dt.timedelta(days=366)
-        )
+        for index, tzid in enumerate(sorted(calendar.get_missing_tzids())):
+            try:
+                component = _vtimezone(tzid, first.year - 1, last.year + 2)
+            except ValueError:  # not a zone icalendar knows; the TZID stays as it is
+                continue
+            calendar.subcomponents.insert(index, component)
     return calendar.to_ical()

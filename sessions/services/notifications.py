@@ -26,10 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 import zoneinfo
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection as db_connection
@@ -562,41 +564,87 @@ def _finish(row: Notification, **fields: object) -> None:
     Notification.objects.filter(pk=row.pk, status=NotificationStatus.SENDING).update(**fields)
 
 
+#: Relations a message may need, loaded for the whole batch in one query.
+_SEND_RELATIONS = (
+    "member__clinic",
+    "user",
+    "session__group__clinic",
+    "session__room",
+    "offer",
+    "summary__group__clinic",
+)
+
+
+def _refresh(row: Notification) -> None:
+    """Read again what may have changed since the batch was loaded and decides whether the
+    row still goes: the session's status, times and place, the offer's status. One query."""
+    if row.session_id is not None:
+        current = (
+            GroupSession.objects.filter(pk=row.session_id)
+            .values("status", "start", "end", "room_id", "video_link", "sequence")
+            .first()
+        )
+        if current is None:
+            row.session = None
+        else:
+            for name, value in current.items():
+                setattr(row.session, name, value)
+    elif row.offer_id is not None:
+        row.offer.refresh_from_db(fields=["status", "expires_at"])
+
+
+def _release(notification_ids: Collection[int]) -> None:
+    """Let the next dispatch queue again the rows of a batch this worker will not get to."""
+    Notification.objects.filter(pk__in=notification_ids, status=NotificationStatus.PENDING).update(
+        queued_at=None
+    )
+
+
 def notifications_send(
-    *, notification_ids: Collection[int], now: dt.datetime | None = None
+    *,
+    notification_ids: Sequence[int],
+    now: dt.datetime | None = None,
+    budget: dt.timedelta | None = None,
 ) -> SendResult:
     """Send the given rows, each only if this call wins its claim, over one SMTP connection.
 
-    Per row: claim; load; skip it (with the reason) if it is stale; render and hand it to
-    the e-mail backend; mark it sent. A temporary error (connection, 4xx) puts it back to
-    pending with a backed-off ``due_at``; a permanent one (5xx) or the last attempt fails it
-    with the error. Each step is its own autocommitted statement, so a crash leaves at most
-    the row in hand claimed (see the module docstring).
+    The batch is loaded in one query; then per row: claim; read again what may have changed
+    (the session, the offer) and skip the row with the reason if it is stale; render and hand
+    it to the e-mail backend; mark it sent. A temporary error (connection, 4xx) puts it back
+    to pending with a backed-off ``due_at``; a permanent one (5xx) or the last attempt fails
+    it with the error. Each step is its own autocommitted statement, so a crash leaves at
+    most the row in hand claimed (see the module docstring).
+
+    ``budget`` (default: half the task's soft time limit) bounds the batch: past it, the rows
+    not yet claimed are released for the next dispatch instead of running into the limit
+    mid-message. A soft time limit that fires anyway is not a mail error: it propagates, and
+    the row in hand stays claimed for the lease to decide.
     """
     result = SendResult()
+    started = time.monotonic()
+    if budget is None:
+        budget = dt.timedelta(seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2)
+    rows = {
+        row.pk: row
+        for row in Notification.objects.filter(pk__in=notification_ids).select_related(
+            *_SEND_RELATIONS
+        )
+    }
     connection = None
     try:
-        for notification_id in notification_ids:
+        for position, notification_id in enumerate(notification_ids):
+            if time.monotonic() - started > budget.total_seconds():
+                _release(notification_ids[position:])
+                break
+            row = rows.get(notification_id)
+            if row is None:  # deleted with its session since it was queued
+                continue
             moment = now or timezone.now()
             if not notification_claim(notification_id=notification_id, now=moment):
                 result.not_claimed += 1
                 continue
-            row = (
-                Notification.objects.select_related(
-                    "clinic",
-                    "member__clinic",
-                    "member__user",
-                    "user",
-                    "session__group__clinic",
-                    "session__room",
-                    "offer__enrolment__group__clinic",
-                    "summary__group__clinic",
-                )
-                .filter(pk=notification_id)
-                .first()
-            )
-            if row is None:  # deleted with its session since it was claimed
-                continue
+            row.attempts += 1
+            _refresh(row)
             reason = _stale_reason(row, moment)
             if reason:
                 _finish(row, status=NotificationStatus.SKIPPED, skip_reason=reason[:100])
@@ -609,7 +657,12 @@ def notifications_send(
                     connection.open()
                 message.connection = connection
                 message.send()
-            except Exception as error:  # every failure is recorded on the row
+            except SoftTimeLimitExceeded:
+                # Whether the server has the message is unknown: the lease decides, and the
+                # rows not reached go back to the next dispatch.
+                _release(notification_ids[position + 1 :])
+                raise
+            except Exception as error:  # every other failure is recorded on the row
                 text = f"{type(error).__name__}: {error}"[:500]
                 if isinstance(error, (smtplib.SMTPException, OSError)) and connection is not None:
                     connection.close()

@@ -2,10 +2,13 @@
 
 import datetime as dt
 import zoneinfo
+from typing import ClassVar
 
 import pytest
 import time_machine
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 
 from sessions.enums import EnrolmentStatus, NotificationKind, NotificationStatus, SessionStatus
 from sessions.models import Notification
@@ -440,3 +443,48 @@ def test_a_row_that_kills_every_worker_is_failed_after_the_last_attempt(group, s
     row = Notification.objects.get(pk=batch[0])
     assert (row.status, row.attempts) == (NotificationStatus.FAILED, 2)
     assert row.last_error == "The worker sending it stopped every time; gave up."
+
+
+class SoftLimitOnSecondMessage(BaseEmailBackend):
+    """Takes the first message, then the task's soft time limit fires while the second is
+    being handed over (after the server may have it)."""
+
+    handed: ClassVar[list[str]] = []
+
+    def send_messages(self, email_messages):
+        for message in email_messages:
+            self.handed.append(message.to[0])
+            if len(self.handed) == 2:
+                raise SoftTimeLimitExceeded()
+        return len(email_messages)
+
+
+def test_a_soft_time_limit_is_not_a_mail_error(group, session, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.SoftLimitOnSecondMessage"
+    SoftLimitOnSecondMessage.handed = []
+    for _ in range(3):
+        _enrol(group, reminder_offsets=[1440])
+    reminders_plan(sessions=[session], now=PLANNED_AT)
+    (batch,) = notifications_dispatch(now=DAY_BEFORE).batches
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        notifications_send(notification_ids=batch, now=DAY_BEFORE)
+
+    rows = Notification.objects.in_bulk(batch)
+    # Sent; in hand when the limit fired (left to the lease, never retried as a mail error);
+    # not reached (released at once for the next dispatch).
+    assert [(rows[pk].status, rows[pk].last_error, rows[pk].queued_at) for pk in batch] == [
+        (NotificationStatus.SENT, "", DAY_BEFORE),
+        (NotificationStatus.SENDING, "", DAY_BEFORE),
+        (NotificationStatus.PENDING, "", None),
+    ]
+
+
+def test_a_batch_past_its_time_budget_leaves_the_rest_to_the_next_dispatch(group, session):
+    _due_now(group, session)
+    (batch,) = notifications_dispatch(now=DAY_BEFORE).batches
+
+    result = notifications_send(notification_ids=batch, now=DAY_BEFORE, budget=dt.timedelta(0))
+
+    assert (result.sent, mail.outbox) == (0, [])
+    assert notifications_dispatch(now=DAY_BEFORE).batches == [batch]
