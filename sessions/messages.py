@@ -53,7 +53,7 @@ def _ics_attachment(
     event = session_event(
         session,
         tz_name=session.group.clinic.timezone,
-        video_link=session.video_link,
+        video_link="" if cancelled else session.video_link,
         cancelled=cancelled,
         attendee=row.member.email if row.member else "",
         now=now,

@@ -53,6 +53,7 @@ from sessions.messages import notification_message
 from sessions.models import (
     Attendance,
     Enrolment,
+    Group,
     GroupSession,
     Notification,
     WaitlistOffer,
@@ -71,6 +72,8 @@ NOT_COMING_STATUSES = (AttendanceStatus.EXCUSED, AttendanceStatus.LATE_CANCELLED
 
 #: How far ahead the safety-net sweep plans: the longest reminder offset (7 days) and a margin.
 PLAN_AHEAD = dt.timedelta(days=7, hours=1)
+
+LATE_REASON = "Its time had passed when it was planned."
 
 #: Fields of a member record that change which reminders they get, or when.
 REMINDER_FIELDS = frozenset({"reminders_enabled", "reminder_offsets", "timezone", "quiet_hours"})
@@ -231,13 +234,14 @@ def reminders_plan(
             GroupSession.objects.filter(pk__in=ids).select_related("group__clinic").order_by("pk")
         )
         wanted = _wanted(loaded, now)
-        pending = {
+        existing = {
             row.key: row
             for row in Notification.objects.filter(
-                session_id__in=ids,
-                kind=NotificationKind.REMINDER,
-                status=NotificationStatus.PENDING,
-            ).only("key", "due_at", "session_id")
+                session_id__in=ids, kind=NotificationKind.REMINDER
+            ).only("key", "status", "due_at", "session_id")
+        }
+        pending = {
+            key: row for key, row in existing.items() if row.status == NotificationStatus.PENDING
         }
         wanted_keys = {want.key for want in wanted}
         new_rows = [
@@ -251,16 +255,36 @@ def reminders_plan(
                 session_start=want.session.start,
                 due_at=want.due_at,
                 status=NotificationStatus.SKIPPED if want.late else NotificationStatus.PENDING,
-                skip_reason="Its time had passed when it was planned." if want.late else "",
+                skip_reason=LATE_REASON if want.late else "",
             )
             for want in wanted
-            if want.key not in pending
+            if want.key not in existing
         ]
         if new_rows:
-            created = Notification.objects.bulk_create(new_rows, ignore_conflicts=True)
-            # Counts what was asked for; a row that already existed is left as it was.
-            result.pending = sum(1 for row in created if row.status == NotificationStatus.PENDING)
-            result.skipped_late = len(created) - result.pending
+            # ignore_conflicts: a row another transaction wrote meanwhile is left as it is.
+            Notification.objects.bulk_create(new_rows, ignore_conflicts=True)
+            result.pending = sum(1 for row in new_rows if row.status == NotificationStatus.PENDING)
+            result.skipped_late = len(new_rows) - result.pending
+        # Wanted again (reminders back on, a session moved back, a member back in the group)
+        # and still ahead: the skipped row is the one to send, as a fresh row would be.
+        revived = [
+            want
+            for want in wanted
+            if not want.late
+            and want.key in existing
+            and existing[want.key].status == NotificationStatus.SKIPPED
+        ]
+        for want in revived:
+            Notification.objects.filter(key=want.key, status=NotificationStatus.SKIPPED).update(
+                status=NotificationStatus.PENDING,
+                due_at=want.due_at,
+                attempts=0,
+                skip_reason="",
+                last_error="",
+                queued_at=None,
+                claimed_at=None,
+            )
+        result.pending += len(revived)
         retimed = [
             pending[want.key]
             for want in wanted
@@ -478,11 +502,13 @@ class SendResult:
 
 
 def notification_claim(*, notification_id: int, now: dt.datetime) -> bool:
-    """Take the row for sending: True only for the one caller whose UPDATE changed it."""
+    """Take the row for sending: True only for the one caller whose UPDATE changed it, and
+    only once it is due (a late or repeated message for a row re-timed or backed off since
+    it was queued does not send it early)."""
     return (
-        Notification.objects.filter(pk=notification_id, status=NotificationStatus.PENDING).update(
-            status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
+        Notification.objects.filter(
+            pk=notification_id, status=NotificationStatus.PENDING, due_at__lte=now
+        ).update(status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
         == 1
     )
 
@@ -492,7 +518,13 @@ def _stale_reason(row: Notification, now: dt.datetime) -> str:
     planning did), or "" to send it."""
     session = row.session
     if row.kind == NotificationKind.WEEKLY_SUMMARY:
-        return "" if row.user and row.user.is_active and row.user.email else "No address."
+        user = row.user
+        if not user.is_active or not user.email:
+            return "The facilitator has no active login or address."
+        still_runs_it = Group.objects.filter(pk=row.summary.group_id).filter(
+            Q(lead_facilitator_id=user.pk) | Q(co_facilitators=user.pk)
+        )
+        return "" if still_runs_it.exists() else "No longer a facilitator of the group."
     if row.member is None or not row.member.email:
         return "The member has no e-mail address."
     if row.kind == NotificationKind.WAITLIST_OFFER:
@@ -509,6 +541,10 @@ def _stale_reason(row: Notification, now: dt.datetime) -> str:
     if row.session_start != session.start:
         return "The session has moved since."
     if row.kind == NotificationKind.SESSION_MOVED:
+        # The key ends with the sequence the notice was written for; a later change has
+        # its own notice, so this one stands down.
+        if not row.key.endswith(f":v{session.sequence}"):
+            return "The session has changed again since."
         return "" if session.start > now else "The session has started."
     # A reminder: still before the session, still expected, still wanted.
     if session.start <= now:

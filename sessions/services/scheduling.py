@@ -58,6 +58,8 @@ OPEN_ENDED_HORIZON: Final = dt.timedelta(weeks=12)
 
 MIN_DURATION_MINUTES: Final = 15
 MAX_DURATION_MINUTES: Final = 8 * 60
+#: A series edit notifies members of their sessions that change within this time ahead.
+SERIES_NOTICE_AHEAD: Final = dt.timedelta(days=14)
 CANCEL_REASON_MAX_LENGTH: Final = GroupSession._meta.get_field("cancel_reason").max_length
 
 _RRULE_PARTS: Final = ("FREQ", "INTERVAL", "BYDAY", "WKST", "COUNT", "UNTIL")
@@ -662,6 +664,12 @@ def schedule_set(
         schedule, created = Schedule.objects.update_or_create(group=locked, defaults=fields)
         result = _regenerate(locked, schedule, now, viewer=by)
         reminders_plan(sessions=[*result.updated_ids, *result.created], now=now)
+        # Members are told of the next two weeks' new times one by one; later sessions'
+        # reminders and the calendar feeds carry their new times.
+        for moved in GroupSession.objects.filter(
+            pk__in=result.updated_ids, start__lte=now + SERIES_NOTICE_AHEAD
+        ).select_related("group__clinic"):
+            session_notices_queue(session=moved, kind=NotificationKind.SESSION_MOVED, now=now)
         audit_log(
             action="sessions.schedule.set",
             actor=by,

@@ -5,12 +5,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from members.enums import Role
 from members.models import AuditEntry
 from sessions.enums import NotificationKind, NotificationStatus
 from sessions.models import Notification
 from sessions.services.notifications import reminders_plan
 from tests.api.world import signed_in
-from tests.factories.members import MemberFactory
+from tests.factories.members import ClinicRoleFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -131,8 +132,18 @@ def test_bad_preferences_are_refused_naming_the_field(world, api, body, errors):
     assert (response.status_code, response.json()) == (400, errors)
 
 
+def test_a_record_in_a_clinic_where_the_member_role_is_gone_is_not_here(world, api):
+    MemberFactory(clinic=world.other_clinic, user=world.users["member"])
+    signed_in(api, world.users["member"])
+
+    response = api.get("/api/v1/me/reminders/")
+
+    assert [row["member"] for row in response.json()["results"]] == [world.member_record.pk]
+
+
 def test_a_member_in_two_clinics_changes_one_record_only(world, api):
     elsewhere = MemberFactory(clinic=world.other_clinic, user=world.users["member"])
+    ClinicRoleFactory(user=world.users["member"], clinic=world.other_clinic, role=Role.MEMBER)
     signed_in(api, world.users["member"])
 
     api.patch(_url(elsewhere), {"quiet_hours": False})

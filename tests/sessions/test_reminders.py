@@ -23,9 +23,14 @@ from sessions.services.notifications import (
     reminders_plan,
     reminders_plan_upcoming,
 )
-from sessions.services.scheduling import group_session_cancel, group_session_move
+from sessions.services.scheduling import group_session_cancel, group_session_move, schedule_set
 from tests.factories.members import UserFactory
-from tests.factories.sessions import EnrolmentFactory, GroupFactory, GroupSessionFactory
+from tests.factories.sessions import (
+    EnrolmentFactory,
+    GroupFactory,
+    GroupSessionFactory,
+    RoomFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -488,3 +493,117 @@ def test_a_batch_past_its_time_budget_leaves_the_rest_to_the_next_dispatch(group
 
     assert (result.sent, mail.outbox) == (0, [])
     assert notifications_dispatch(now=DAY_BEFORE).batches == [batch]
+
+
+# --- wanted again, changed again ------------------------------------------------------------
+
+
+def test_reminders_turned_off_and_on_again_are_sent_after_all(group, session):
+    member = _enrol(group)
+    reminders_plan(sessions=[session], now=PLANNED_AT)
+
+    with time_machine.travel(PLANNED_AT, tick=False):
+        member_update_with_reminders(
+            member=member, by=group.lead_facilitator, reminders_enabled=False
+        )
+        member_update_with_reminders(
+            member=member, by=group.lead_facilitator, reminders_enabled=True
+        )
+
+    assert _reminders(session) == [
+        (member.pk, 1440, DAY_BEFORE, NotificationStatus.PENDING),
+        (member.pk, 120, TWO_HOURS_BEFORE, NotificationStatus.PENDING),
+    ]
+
+
+def test_a_session_moved_and_moved_back_gets_its_reminders_again(group, session):
+    member = _enrol(group)
+    reminders_plan(sessions=[session], now=PLANNED_AT)
+
+    with time_machine.travel(PLANNED_AT, tick=False):
+        group_session_move(
+            session=session, by=group.lead_facilitator, start=START + dt.timedelta(hours=1)
+        )
+        group_session_move(session=session, by=group.lead_facilitator, start=START)
+
+    pending = Notification.objects.filter(
+        kind=NotificationKind.REMINDER, status=NotificationStatus.PENDING
+    )
+    assert sorted(pending.values_list("member_id", "due_at")) == [
+        (member.pk, DAY_BEFORE),
+        (member.pk, TWO_HOURS_BEFORE),
+    ]
+
+
+def test_a_reminder_skipped_as_too_late_stays_skipped_when_planned_again(group, session):
+    _enrol(group, joined_on=dt.date(2026, 6, 2))
+    reminders_plan(sessions=[session], now=START - dt.timedelta(hours=3))
+
+    reminders_plan(sessions=[session], now=START - dt.timedelta(hours=3))
+
+    assert {(offset, status) for _, offset, _, status in _reminders(session)} == {
+        (1440, NotificationStatus.SKIPPED),
+        (120, NotificationStatus.PENDING),
+    }
+
+
+def test_a_row_is_not_claimed_before_it_is_due(group, session):
+    """A message still in the queue for a row re-timed or backed off since does not send it
+    early."""
+    _due_now(group, session)
+    (batch,) = notifications_dispatch(now=DAY_BEFORE).batches
+    Notification.objects.filter(pk=batch[0]).update(due_at=DAY_BEFORE + dt.timedelta(hours=1))
+
+    result = notifications_send(notification_ids=batch, now=DAY_BEFORE)
+
+    assert (result.sent, result.not_claimed, mail.outbox) == (0, 1, [])
+
+
+def test_of_two_quick_moves_only_the_latest_notice_is_sent(group, session, other_room):
+    _enrol(group)
+    with time_machine.travel(PLANNED_AT, tick=False):
+        group_session_move(session=session, by=group.lead_facilitator, room=other_room)
+        group_session_move(session=session, by=group.lead_facilitator, room=group.room)
+
+    for batch in notifications_dispatch(now=PLANNED_AT).batches:
+        notifications_send(notification_ids=batch, now=PLANNED_AT)
+
+    moved = Notification.objects.filter(kind=NotificationKind.SESSION_MOVED).order_by("pk")
+    assert list(moved.values_list("status", "skip_reason")) == [
+        (NotificationStatus.SKIPPED, "The session has changed again since."),
+        (NotificationStatus.SENT, ""),
+    ]
+    assert len(mail.outbox) == 1
+
+
+@pytest.fixture
+def other_room(group):
+    return RoomFactory(clinic=group.clinic, name="Garden Room")
+
+
+def test_a_series_edit_tells_members_of_the_next_two_weeks_new_times(group):
+    member = _enrol(group, joined_on=dt.date(2026, 5, 1))
+    with time_machine.travel(PLANNED_AT, tick=False):
+        schedule_set(
+            group=group,
+            rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=4",
+            first_date=dt.date(2026, 5, 26),
+            start_time=dt.time(18, 0),
+            duration_minutes=90,
+            by=group.lead_facilitator,
+        )
+        sessions = schedule_set(
+            group=group,
+            rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=4",
+            first_date=dt.date(2026, 5, 26),
+            start_time=dt.time(10, 0),
+            duration_minutes=90,
+            by=group.lead_facilitator,
+        )
+
+    notices = Notification.objects.filter(kind=NotificationKind.SESSION_MOVED)
+    # 26 May and 2 June (within two weeks of 20 May); 9 and 16 June are not told one by one.
+    assert sorted(notices.values_list("member_id", "session_start")) == [
+        (member.pk, sessions[0].start),
+        (member.pk, sessions[1].start),
+    ]

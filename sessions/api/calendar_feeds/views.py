@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from groupcare.api import error_responses
 from members.models import Member
+from members.permissions import is_clinic_admin
 from sessions.api.calendar_feeds.serializers import CalendarFeedOutputSerializer
 from sessions.selectors.calendar_feeds import calendar_feed_live
 from sessions.selectors.enrolment import member_visible_list
@@ -78,8 +79,10 @@ class MemberCalendarFeedView(APIView):
 
     def _managed_member(self, request: Request, pk: int) -> Member:
         member = get_object_or_404(member_visible_list(user=request.user), pk=pk)
-        if not member.can_manage:  # type: ignore[attr-defined]
-            raise PermissionDenied("Only the clinic's staff may manage a member's calendar feed.")
+        # The feed lists every group of the member in the clinic (with video links), not
+        # only the caller's: so only the clinic's admins, who see all of them, issue it.
+        if not is_clinic_admin(request.user, member.clinic):
+            raise PermissionDenied("Only the clinic's admins may manage a member's calendar feed.")
         return member
 
     @extend_schema(
@@ -87,8 +90,8 @@ class MemberCalendarFeedView(APIView):
         tags=["members"],
         request=None,
         responses={201: CalendarFeedOutputSerializer, **error_responses(401, 403, 404, 409)},
-        description="Issue a calendar feed URL for a member record you manage, to give to a "
-        "member who does not sign in; the one it had stops working at once (404). A member "
+        description="Clinic admins: issue a calendar feed URL for a member record, to give to "
+        "a member who does not sign in; the one it had stops working at once (404). A member "
         f"who signs in takes their own from `/me/calendar-feed/` (409 `member_has_login`). "
         f"{SUBSCRIBE}",
     )

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from groupcare.api import error_responses
-from members.models import Member
+from members.enums import Role
+from members.models import ClinicRole, Member
 from sessions.api.reminders.serializers import (
     ReminderPreferencesInputSerializer,
     ReminderPreferencesOutputSerializer,
@@ -39,8 +40,12 @@ class MeReminderViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self) -> QuerySet[Member]:
+        # Records in clinics where the caller still holds the member role.
+        member_clinics = ClinicRole.objects.filter(
+            user_id=self.request.user.pk, role=Role.MEMBER
+        ).values("clinic_id")
         return (
-            Member.objects.filter(user_id=self.request.user.pk)
+            Member.objects.filter(user_id=self.request.user.pk, clinic_id__in=member_clinics)
             .select_related("clinic")
             .order_by("clinic__name", "pk")
         )
