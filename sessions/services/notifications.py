@@ -58,7 +58,10 @@ from sessions.models import (
     Notification,
     WaitlistOffer,
 )
-from sessions.selectors.attendance import ATTENDING_ENROLMENT_STATUSES
+from sessions.selectors.attendance import (
+    ATTENDING_ENROLMENT_STATUSES,
+    session_expected_member_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -268,21 +271,29 @@ def reminders_plan(
         # Wanted again (reminders back on, a session moved back, a member back in the group)
         # and still ahead: the skipped row is the one to send, as a fresh row would be.
         revived = [
-            want
+            (existing[want.key], want)
             for want in wanted
             if not want.late
             and want.key in existing
             and existing[want.key].status == NotificationStatus.SKIPPED
         ]
-        for want in revived:
-            Notification.objects.filter(key=want.key, status=NotificationStatus.SKIPPED).update(
-                status=NotificationStatus.PENDING,
-                due_at=want.due_at,
-                attempts=0,
-                skip_reason="",
-                last_error="",
-                queued_at=None,
-                claimed_at=None,
+        for row, want in revived:
+            row.status, row.due_at, row.attempts = NotificationStatus.PENDING, want.due_at, 0
+            row.skip_reason = row.last_error = ""
+            row.queued_at = row.claimed_at = None
+        if revived:
+            # A skipped row is final for everyone else, so no other writer races this one.
+            Notification.objects.bulk_update(
+                [row for row, _ in revived],
+                [
+                    "status",
+                    "due_at",
+                    "attempts",
+                    "skip_reason",
+                    "last_error",
+                    "queued_at",
+                    "claimed_at",
+                ],
             )
         result.pending += len(revived)
         retimed = [
@@ -558,22 +569,15 @@ def _stale_reason(row: Notification, now: dt.datetime) -> str:
 
 
 def _still_expected(session: GroupSession, member_id: int) -> bool:
-    """One query: an attending enrolment active on the session's date, no "I can't come"."""
-    day = session.start.astimezone(session.group.tz).date()
+    """One query: the attendance sheet's rule (:func:`session_expected_member_ids`), and no
+    "I can't come"."""
+    not_coming = Attendance.objects.filter(
+        session_id=session.pk, member_id=member_id, status__in=NOT_COMING_STATUSES
+    )
     return (
-        Enrolment.objects.filter(
-            group_id=session.group_id,
-            member_id=member_id,
-            status__in=ATTENDING_ENROLMENT_STATUSES,
-        )
-        .active_on(day)
-        .exclude(
-            Exists(
-                Attendance.objects.filter(
-                    session_id=session.pk, member_id=member_id, status__in=NOT_COMING_STATUSES
-                )
-            )
-        )
+        session_expected_member_ids(session=session)
+        .filter(member_id=member_id)
+        .exclude(Exists(not_coming))
         .exists()
     )
 
