@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from groupcare import views
-from sessions.views import calendar_feed
+from sessions.views.calendar_feeds import calendar_feed
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,10 +11,12 @@ urlpatterns = [
     # The token is any path segment here; the view answers 404 to one of the wrong shape.
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("accounts/", include("allauth.urls")),
+    path("", include("sessions.urls")),
+    path("clinic/", include("members.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("groupcare.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 handler404 = "groupcare.views.not_found"

@@ -1,0 +1,64 @@
+"""The frame every page shares: the policy it is sent with, its scripts, the viewer's zone."""
+
+import datetime as dt
+
+import pytest
+from django.template import Context, Template
+from django.utils import timezone
+
+from members.viewer import SESSION_KEY
+from tests.web.pages import assert_no_inline_code, assert_strict_csp
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("persona", ["admin", "facilitator", "member", "anonymous"])
+def test_pages_carry_the_strict_policy_and_no_inline_code(client_as, persona):
+    path = "/accounts/login/" if persona == "anonymous" else "/"
+
+    response = client_as(persona).get(path)
+
+    assert response.status_code == 200
+    assert_strict_csp(response)
+    assert_no_inline_code(response.content.decode())
+
+
+def test_htmx_is_served_from_this_site(client_as):
+    body = client_as("member").get("/").content.decode()
+
+    assert '<script src="/static/js/vendor/htmx-2.0.11.min.js" defer></script>' in body
+
+
+def test_a_member_sees_times_in_their_own_zone_named_when_not_the_clinics(client_as, world):
+    world.member_record.timezone = "America/New_York"
+    world.member_record.save(update_fields=["timezone"])
+    client = client_as("member")
+
+    client.get("/")
+
+    assert client.session[SESSION_KEY] == "America/New_York"
+
+
+def test_staff_see_times_in_their_clinics_zone(client_as, world):
+    client = client_as("facilitator")
+
+    client.get("/")
+
+    assert client.session[SESSION_KEY] == "Europe/London"
+
+
+@pytest.mark.parametrize(
+    ("viewer", "expected"),
+    [
+        ("Europe/London", "Tue 1 Dec 2026, 18:00"),
+        ("America/New_York", "Tue 1 Dec 2026, 13:00 (New York time)"),
+    ],
+)
+def test_local_datetime_names_the_zone_only_when_it_differs(viewer, expected):
+    start = dt.datetime(2026, 12, 1, 18, 0, tzinfo=dt.UTC)
+    template = Template("{% load viewer %}{{ start|local_datetime:'Europe/London' }}")
+
+    with timezone.override(viewer):
+        rendered = template.render(Context({"start": start}))
+
+    assert rendered == expected
