@@ -1,3 +1,5 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -8,6 +10,7 @@ from sessions.views.calendar_feeds import calendar_feed
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     # The token is any path segment here; the view answers 404 to one of the wrong shape.
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("accounts/", include("allauth.urls")),
@@ -16,7 +19,15 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("groupcare.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI sets inline styles as it renders; its scripts stay 'self' only, and this
+    # developer page is the one place where inline styles are allowed.
+    path(
+        "api/docs/",
+        csp_update({"style-src": [SELF, UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
 ]
 
 handler404 = "groupcare.views.not_found"

@@ -62,3 +62,22 @@ def test_local_datetime_names_the_zone_only_when_it_differs(viewer, expected):
         rendered = template.render(Context({"start": start}))
 
     assert rendered == expected
+
+
+def test_the_api_docs_allow_inline_styles_but_never_inline_scripts(client_as):
+    response = client_as("facilitator").get("/api/docs/")
+
+    policy = response.headers["Content-Security-Policy"]
+    assert response.status_code == 200
+    assert "style-src 'self' 'unsafe-inline'" in policy
+    assert "script-src 'self';" in policy + ";"
+    scripts = response.content.decode().lower().split("<script")[1:]
+    assert scripts != []
+    assert all(" src=" in script.split(">", 1)[0] for script in scripts)
+
+
+def test_the_favicon_the_admin_asks_for_is_the_sites_own(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/static/img/favicon.svg"
