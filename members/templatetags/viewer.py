@@ -47,8 +47,13 @@ def local_datetime(value: dt.datetime | None, clinic_tz: str | None = None) -> s
 
 
 @register.filter
-def local_date(value: dt.datetime | None) -> str:
-    return "" if value is None else date_format(_local(value), DATE_FORMAT)
+def local_date(value: dt.datetime | dt.date | None) -> str:
+    """A date as it is (a calendar day has no zone), or an instant's date in the viewer's."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _local(value)
+    return date_format(value, DATE_FORMAT)
 
 
 @register.filter

@@ -81,3 +81,15 @@ def test_the_favicon_the_admin_asks_for_is_the_sites_own(client):
 
     assert response.status_code == 301
     assert response["Location"] == "/static/img/favicon.svg"
+
+
+def test_local_date_takes_a_calendar_day_as_it_is_and_an_instant_in_the_viewers_zone():
+    template = Template("{% load viewer %}{{ day|local_date }} / {{ instant|local_date }}")
+    context = Context(
+        {"day": dt.date(2026, 12, 1), "instant": dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.UTC)}
+    )
+
+    with timezone.override("America/New_York"):
+        rendered = template.render(context)
+
+    assert rendered == "Tue 1 Dec 2026 / Tue 1 Dec 2026"

@@ -1,0 +1,475 @@
+"""A member's own pages: their meetings, "I can't come", their groups and agreement, and
+their settings (reminders, time zone, calendar link).
+
+Who: a signed-in person with a member record linked to their login, in a clinic where they
+still hold the member role (as ``/api/v1/me/reminders/``). Anyone else signed in gets a 403
+(staff have their own pages); anonymous visitors go to the sign-in page. An object that is
+not theirs (another member's session, a group they are not in) is a 404.
+
+A person who is a member in several clinics has a record per clinic: the meetings and
+groups pages list everything across all of them; the settings page shows one form per
+record, labelled with the clinic's name (reminders and time zone are per record).
+
+Forms with errors are re-rendered with status 200, the error next to its field; a refusal
+of a service (a :class:`~groupcare.errors.DomainError`) is shown as the form's message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
+
+from groupcare.errors import DomainError
+from members.enums import Role
+from members.models import ClinicRole, Member, User
+from members.templatetags.viewer import local_datetime
+from members.viewer import viewer_timezone_forget
+from sessions.api.groups.serializers import schedule_summary
+from sessions.enums import (
+    OPEN_ENROLMENT_STATUSES,
+    AcceptanceMethod,
+    AttendanceStatus,
+    SessionStatus,
+)
+from sessions.forms.me import AgreementAcceptForm, CantComeForm, ReminderSettingsForm
+from sessions.models import (
+    Agreement,
+    AgreementAcceptance,
+    Enrolment,
+    Group,
+    GroupSession,
+    Schedule,
+)
+from sessions.permissions import MEMBER_VISIBLE_STATUSES, attendance_queryset_for
+from sessions.selectors.calendar_feeds import calendar_feed_live, calendar_feed_url
+from sessions.selectors.group_sessions import group_session_list, me_session_list
+from sessions.selectors.groups import group_list, member_record_in_group
+from sessions.services.agreements import agreement_accept
+from sessions.services.attendance import CANT_ATTEND_STATUSES, attendance_cant_attend
+from sessions.services.calendar_feeds import calendar_feed_issue, calendar_feed_revoke
+from sessions.services.notifications import member_update_with_reminders
+
+PAGE_SIZE = 25
+NOT_A_MEMBER = "These pages are for members of a group. Your own pages are in the menu above."
+
+
+def _own_records(user: User) -> list[Member]:
+    """The member records linked to ``user`` in clinics where they hold the member role,
+    by clinic name; a 403 when there are none. One query."""
+    member_clinics = ClinicRole.objects.filter(user_id=user.pk, role=Role.MEMBER).values(
+        "clinic_id"
+    )
+    records = list(
+        Member.objects.filter(user_id=user.pk, clinic_id__in=member_clinics)
+        .select_related("clinic")
+        .order_by("clinic__name", "pk")
+    )
+    if not records:
+        raise PermissionDenied(NOT_A_MEMBER)
+    return records
+
+
+def _query(request: HttpRequest, *, without: str) -> str:
+    return urlencode({k: v for k, v in request.GET.items() if k != without and v})
+
+
+# --- meetings ----------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def me_meetings(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/meetings/``: the next meeting, the ones after it (``?page=``), and the
+    member's own recorded attendance at past meetings (``?past_page=``).
+
+    Upcoming: :func:`me_session_list` narrowed to the sessions where the viewer holds a
+    seat as a member (a person who also facilitates elsewhere sees those on their staff
+    pages). Past: their own attendance rows only, from the scoped attendance queryset.
+    """
+    records = _own_records(request.user)
+    now = timezone.now()
+    upcoming = me_session_list(user=request.user, now=now).filter(has_seat=True)
+    page = Paginator(upcoming, PAGE_SIZE).get_page(request.GET.get("page"))
+    sessions = list(page.object_list)
+    next_session = sessions.pop(0) if page.number == 1 and sessions else None
+
+    past = (
+        attendance_queryset_for(request.user)
+        .filter(member__in=records, session__start__lt=now)
+        .select_related("session__group__clinic")
+        .order_by("-session__start", "-pk")
+    )
+    past_page = Paginator(past, PAGE_SIZE).get_page(request.GET.get("past_page"))
+    return render(
+        request,
+        "sessions/me_meetings.html",
+        {
+            "next_session": next_session,
+            "next_notice": _notice(next_session, now) if next_session else None,
+            "sessions": sessions,
+            "page_obj": page,
+            "query": _query(request, without="page"),
+            "past_page": past_page,
+            "past_query": _query(request, without="past_page"),
+            "cant_come_statuses": [str(s) for s in CANT_ATTEND_STATUSES],
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Notice:
+    """The group's late-cancel rule (:func:`attendance_cant_attend`) for one session, to
+    explain it before the member says they can't come."""
+
+    hours: int
+    deadline: dt.datetime
+    excused_now: bool
+
+
+def _notice(session: GroupSession, now: dt.datetime) -> Notice:
+    hours = session.group.late_cancel_notice_hours
+    deadline = session.start - dt.timedelta(hours=hours)
+    return Notice(hours=hours, deadline=deadline, excused_now=now <= deadline)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_cant_come(request: HttpRequest, session_pk: int) -> HttpResponse:
+    """GET ``/me/meetings/<session_pk>/cant-come/``: what saying "I can't come" does; POST:
+    say it (:func:`attendance_cant_attend`) and go back to my meetings with a message.
+
+    A session the viewer cannot see, or of a group where they have no enrolment of their
+    own, is a 404. A refusal (cancelled, already started, not expected) is shown on the
+    page with status 200. An htmx POST gets a 204 with ``HX-Redirect`` to my meetings.
+    """
+    _own_records(request.user)
+    session = get_object_or_404(group_session_list(user=request.user), pk=session_pk)
+    own = member_record_in_group(user=request.user, group=session.group)
+    if own is None:
+        raise Http404("No such meeting of yours.")
+    now = timezone.now()
+    form = CantComeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            row = attendance_cant_attend(session=session, member=own.member, by=request.user)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            when = local_datetime(session.start, session.group.clinic.timezone)
+            recorded = (
+                "an excused absence"
+                if row.status == AttendanceStatus.EXCUSED
+                else "a late cancellation"
+            )
+            messages.success(
+                request,
+                f"Thank you for letting us know. Your facilitators can see that you can't come "
+                f"on {when}. It is recorded as {recorded}.",
+            )
+            target = reverse("sessions:me-meetings")
+            if request.htmx:
+                return HttpResponse(status=204, headers={"HX-Redirect": target})
+            return redirect(target)
+    already = session.own_attendance in CANT_ATTEND_STATUSES  # type: ignore[attr-defined]
+    possible = session.status != SessionStatus.CANCELLED and now < session.start
+    return render(
+        request,
+        "sessions/me_cant_come.html",
+        {
+            "session": session,
+            "form": form,
+            "notice": _notice(session, now),
+            "already": already,
+            "possible": possible and not already,
+            "own_status": session.own_attendance,  # type: ignore[attr-defined]
+        },
+    )
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+def _my_groups(user: User, records: list[Member]) -> QuerySet[Group]:
+    """The groups where one of ``records`` is (or was) a member, as :func:`group_list`
+    shapes them: never the groups the viewer sees only as staff."""
+    mine = Enrolment.objects.filter(member__in=records, status__in=MEMBER_VISIBLE_STATUSES)
+    return group_list(user=user).filter(pk__in=mine.values("group_id"))
+
+
+@dataclasses.dataclass
+class GroupCard:
+    group: Group
+    schedule: str
+    facilitators: list[str]
+    enrolment: Enrolment | None
+    agreement: Agreement | None
+    acceptance: AgreementAcceptance | None
+    can_accept: bool
+    form: AgreementAcceptForm | None
+
+
+def _group_cards(
+    groups: list[Group],
+    records: list[Member],
+    bound: tuple[int, AgreementAcceptForm] | None,
+) -> list[GroupCard]:
+    """Each group with the viewer's own enrolment, the current agreement and the viewer's
+    acceptance of it: three queries for the whole page, whatever its size (the batch form
+    of :func:`member_record_in_group` and :func:`agreement_current_with_acceptance`)."""
+    group_ids = [group.pk for group in groups]
+    enrolments: dict[int, Enrolment] = {}
+    for enrolment in Enrolment.objects.filter(group_id__in=group_ids, member__in=records).order_by(
+        "referred_at", "pk"
+    ):
+        enrolments[enrolment.group_id] = enrolment  # the latest wins, as in the selector
+    latest_version = (
+        Agreement.objects.filter(group_id=OuterRef("group_id"))
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    agreements = {
+        agreement.group_id: agreement
+        for agreement in Agreement.objects.filter(
+            group_id__in=group_ids, version=Subquery(latest_version)
+        )
+    }
+    acceptances = {
+        acceptance.agreement_id: acceptance
+        for acceptance in AgreementAcceptance.objects.filter(
+            agreement__in=list(agreements.values()), member__in=records
+        )
+    }
+    cards = []
+    for group in groups:
+        agreement = agreements.get(group.pk)
+        enrolment = enrolments.get(group.pk)
+        acceptance = acceptances.get(agreement.pk) if agreement else None
+        can_accept = (
+            agreement is not None
+            and acceptance is None
+            and enrolment is not None
+            and enrolment.status in OPEN_ENROLMENT_STATUSES
+        )
+        form = None
+        if can_accept:
+            if bound is not None and bound[0] == group.pk:
+                form = bound[1]
+            else:
+                form = AgreementAcceptForm(initial={"agreement": agreement.pk})  # type: ignore[union-attr]
+        cards.append(
+            GroupCard(
+                group=group,
+                schedule=_schedule_words(group),
+                facilitators=[
+                    person.full_name
+                    for person in [group.lead_facilitator, *group.co_facilitators.all()]
+                ],
+                enrolment=enrolment,
+                agreement=agreement,
+                acceptance=acceptance,
+                can_accept=can_accept,
+                form=form,
+            )
+        )
+    return cards
+
+
+def _schedule_words(group: Group) -> str:
+    try:
+        schedule = group.schedule
+    except Schedule.DoesNotExist:
+        return ""
+    return schedule_summary(schedule, group.clinic.timezone)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_groups(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/groups/``: the member's groups (name, schedule, room or link,
+    facilitators' names) and each group's agreement; never anything of another member.
+
+    POST (``agreement``, ``accept``): accept the group's current agreement online
+    (:func:`agreement_accept`), then back here with a message. An agreement of a group
+    that is not theirs is a 404; the box not ticked, or a refusal (a newer version was
+    published meanwhile, the enrolment closed), re-renders with the message at that group.
+    """
+    records = _own_records(request.user)
+    groups = _my_groups(request.user, records)
+    bound: tuple[int, AgreementAcceptForm] | None = None
+    if request.method == "POST":
+        agreement = get_object_or_404(
+            Agreement.objects.select_related("group"),
+            pk=_int_or_404(request.POST.get("agreement")),
+            group__in=groups.values("pk"),
+        )
+        own = member_record_in_group(user=request.user, group=agreement.group)
+        if own is None:
+            raise Http404("Not a group of yours.")
+        form = AgreementAcceptForm(request.POST)
+        bound = (agreement.group_id, form)
+        if form.is_valid():
+            try:
+                acceptance = agreement_accept(
+                    agreement=agreement,
+                    member=own.member,
+                    by=request.user,
+                    method=AcceptanceMethod.ONLINE,
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"Thank you. You accepted the agreement of {agreement.group.name} "
+                    f"(version {acceptance.agreement.version}).",
+                )
+                return redirect(reverse("sessions:me-groups") + f"#group-{agreement.group_id}")
+    page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "sessions/me_groups.html",
+        {
+            "cards": _group_cards(list(page.object_list), records, bound),
+            "page_obj": page,
+            "query": _query(request, without="page"),
+        },
+    )
+
+
+def _int_or_404(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such agreement.") from None
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_settings(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/settings/``: reminders and time zone (one form per member record) and the
+    private calendar link. POST (``member`` = the record's id and its form's fields): save
+    with :func:`member_update_with_reminders`; after a time-zone change the pages switch
+    zone at once (:func:`viewer_timezone_forget`). A record that is not the viewer's is a
+    404."""
+    records = _own_records(request.user)
+    forms = {record.pk: ReminderSettingsForm(member=record) for record in records}
+    if request.method == "POST":
+        record = next((r for r in records if str(r.pk) == request.POST.get("member")), None)
+        if record is None:
+            raise Http404("No such member record of yours.")
+        form = forms[record.pk] = ReminderSettingsForm(request.POST, member=record)
+        if form.is_valid():
+            zone_before = record.timezone
+            try:
+                member = member_update_with_reminders(
+                    member=record, by=request.user, **form.service_fields()
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if member.timezone != zone_before:
+                    viewer_timezone_forget(request)
+                messages.success(request, "Your settings are saved.")
+                return redirect("sessions:me-settings")
+    feed = calendar_feed_live(user=request.user)
+    feed_url = calendar_feed_url(feed) if feed else ""
+    return render(
+        request,
+        "sessions/me_settings.html",
+        {
+            "entries": [(record, forms[record.pk]) for record in records],
+            "several": len(records) > 1,
+            "feed": feed,
+            "feed_url": feed_url,
+            "webcal_url": "webcal://" + feed_url.split("://", 1)[1] if feed_url else "",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_calendar_link_reset(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/settings/calendar-link/reset/``: what a new link means (the old one stops
+    working); POST: issue it (:func:`calendar_feed_issue`, which revokes the old one) and go
+    back to the settings. With no link yet, POST simply creates the first."""
+    _own_records(request.user)
+    feed = calendar_feed_live(user=request.user)
+    if request.method == "POST":
+        calendar_feed_issue(user=request.user, by=request.user)
+        messages.success(
+            request,
+            "Your new calendar link is ready. Add it to your calendar app"
+            + (": the old link no longer works." if feed else "."),
+        )
+        return redirect(reverse("sessions:me-settings") + "#calendar")
+    consequences = [
+        "You get a new private calendar link.",
+        "Your meetings will appear in a calendar app that you subscribe to it.",
+    ]
+    if feed:
+        consequences.insert(
+            1,
+            "The old link stops working at once: any calendar app or person using it no "
+            "longer sees your meetings. Nobody else is told.",
+        )
+    return render(
+        request,
+        "components/confirm.html",
+        {
+            "title": "Reset my calendar link" if feed else "Create my calendar link",
+            "consequences": consequences,
+            "form": CantComeForm(),
+            "action_label": "Reset the link" if feed else "Create the link",
+            "cancel_url": reverse("sessions:me-settings") + "#calendar",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def me_calendar_link_stop(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/settings/calendar-link/stop/``: what turning the link off means; POST:
+    revoke it (:func:`calendar_feed_revoke`). With no live link, back to the settings."""
+    _own_records(request.user)
+    feed = calendar_feed_live(user=request.user)
+    if feed is None:
+        messages.info(request, "You have no calendar link to turn off.")
+        return redirect(reverse("sessions:me-settings") + "#calendar")
+    if request.method == "POST":
+        calendar_feed_revoke(feed=feed, by=request.user)
+        messages.success(request, "Your calendar link is turned off: it no longer works.")
+        return redirect(reverse("sessions:me-settings") + "#calendar")
+    return render(
+        request,
+        "components/confirm.html",
+        {
+            "title": "Turn off my calendar link",
+            "consequences": [
+                "The link stops working at once: calendar apps that use it no longer see "
+                "your meetings (they may keep showing the ones they already have).",
+                "Nobody else is told. You can create a new link at any time.",
+            ],
+            "form": CantComeForm(),
+            "action_label": "Turn off the link",
+            "cancel_url": reverse("sessions:me-settings") + "#calendar",
+        },
+    )
