@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from sessions.views.today import today
+
+urlpatterns = [
+    path("today/", today, name="today"),
+]

@@ -59,8 +59,9 @@ class World:
     other_group_session: GroupSession
 
 
-def _user(clinic: Clinic, role: Role, email: str) -> User:
-    user = UserFactory(email=email)
+def _user(clinic: Clinic, role: Role, email: str, full_name: str) -> User:
+    # Fixed names: a random one could contain a member's name that a page must not show.
+    user = UserFactory(email=email, full_name=full_name)
     ClinicRoleFactory(user=user, clinic=clinic, role=role)
     return user
 
@@ -70,12 +71,16 @@ def build_world() -> World:
     clinic = ClinicFactory(name="Riverside", timezone="Europe/London")
     other_clinic = ClinicFactory(name="Hillside", timezone="America/New_York")
     users: dict[str, User | None] = {
-        "admin": _user(clinic, Role.ADMIN, "admin@example.org"),
-        "facilitator": _user(clinic, Role.FACILITATOR, "facilitator@example.org"),
-        "other_facilitator": _user(clinic, Role.FACILITATOR, "other-facilitator@example.org"),
-        "member": _user(clinic, Role.MEMBER, "member@example.org"),
-        "other_member": _user(clinic, Role.MEMBER, "other-member@example.org"),
-        "other_clinic_admin": _user(other_clinic, Role.ADMIN, "hillside-admin@example.org"),
+        "admin": _user(clinic, Role.ADMIN, "admin@example.org", "Jordan Admin"),
+        "facilitator": _user(clinic, Role.FACILITATOR, "facilitator@example.org", "Sam Lead"),
+        "other_facilitator": _user(
+            clinic, Role.FACILITATOR, "other-facilitator@example.org", "Kim Other"
+        ),
+        "member": _user(clinic, Role.MEMBER, "member@example.org", "Member Login One"),
+        "other_member": _user(clinic, Role.MEMBER, "other-member@example.org", "Member Login Two"),
+        "other_clinic_admin": _user(
+            other_clinic, Role.ADMIN, "hillside-admin@example.org", "Pat Hillside"
+        ),
         "anonymous": None,
     }
     room = RoomFactory(clinic=clinic, name="Room 1")
