@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+import datetime as dt
 
-from members.models import ApiToken, ClinicRole
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+
+from members.enums import STAFF_ROLES, Role
+from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, Member, User
 
 
 def clinic_role_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ClinicRole]:
@@ -24,3 +28,122 @@ def api_token_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ApiTok
     if not user.is_authenticated:
         return ApiToken.objects.none()
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def admin_clinic_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clinic]:
+    """The clinics ``user`` administers (none for anonymous or a deactivated account)."""
+    if not user.is_authenticated or not user.is_active:
+        return Clinic.objects.none()
+    return Clinic.objects.filter(
+        pk__in=ClinicRole.objects.filter(user=user, role=Role.ADMIN).values("clinic_id")
+    ).order_by("name", "pk")
+
+
+def clinic_staff_list(
+    *, clinic: Clinic, role: Role | None = None, name: str = ""
+) -> QuerySet[User]:
+    """The clinic's staff (admins and facilitators), by name, each with ``staff_roles``
+    (their roles in this clinic, prefetched), optionally of one ``role`` and with
+    ``name`` in their name or e-mail."""
+    roles = [role] if role is not None else sorted(STAFF_ROLES)
+    in_clinic = ClinicRole.objects.filter(clinic=clinic, role__in=roles)
+    users = User.objects.filter(pk__in=in_clinic.values("user_id"))
+    if name:
+        users = users.filter(Q(full_name__icontains=name) | Q(email__icontains=name))
+    return users.order_by("full_name", "email", "pk").prefetch_related(
+        Prefetch(
+            "clinic_roles",
+            queryset=ClinicRole.objects.filter(clinic=clinic, role__in=STAFF_ROLES).order_by(
+                "role"
+            ),
+            to_attr="staff_roles",
+        )
+    )
+
+
+def clinic_member_list(*, clinic: Clinic, name: str = "") -> QuerySet[Member]:
+    """The clinic's member records by preferred name, with their login (if any), optionally
+    with ``name`` in the preferred or legal name or e-mail. Showing them is a read of the
+    records: the caller audits it with ``member_records_listed``."""
+    members = Member.objects.filter(clinic=clinic).select_related("user")
+    if name:
+        members = members.filter(
+            Q(preferred_name__icontains=name)
+            | Q(legal_name__icontains=name)
+            | Q(email__icontains=name)
+        )
+    return members.order_by("preferred_name", "pk")
+
+
+def clinic_person(*, clinic: Clinic, user_id: int) -> User | None:
+    """The account ``user_id`` if it holds any role in ``clinic`` (None otherwise)."""
+    return User.objects.filter(
+        pk=user_id, pk__in=ClinicRole.objects.filter(clinic=clinic).values("user_id")
+    ).first()
+
+
+def invitable_member_list(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
+    """Member records of ``clinics`` without a login, which an invitation may link."""
+    return (
+        Member.objects.filter(clinic__in=clinics, user__isnull=True)
+        .select_related("clinic")
+        .order_by("clinic__name", "preferred_name", "pk")
+    )
+
+
+def audit_actor_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[User]:
+    """Accounts holding a role in ``clinics``: whom the audit log may be filtered by."""
+    return User.objects.filter(
+        pk__in=ClinicRole.objects.filter(clinic__in=clinics).values("user_id")
+    ).order_by("full_name", "email", "pk")
+
+
+def _member_entries(member_id: int) -> Q:
+    """Entries about one member record: the record itself, or naming it in ``data`` (as
+    ``member_id``, or among a list's ``member_ids``)."""
+    about = Q(object_type="members.member", object_id=str(member_id)) | Q(data__member_id=member_id)
+    if connection.features.supports_json_field_contains:
+        return about | Q(data__member_ids__contains=[member_id])
+    # SQLite has no JSON containment; the list's JSON text, delimited on both sides, does.
+    return about | Q(data__member_ids__regex=rf"[\[, ]{member_id}[,\]]")
+
+
+def audit_entry_list(
+    *,
+    clinics: QuerySet[Clinic],
+    actor_id: int | None = None,
+    action: str = "",
+    member_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries of ``clinics``, newest first, with their actor and clinic; filtered
+    by actor, a dotted action prefix (``sessions.enrolment`` matches
+    ``sessions.enrolment.activated``), a member record, and ``start <= at < end``."""
+    entries = AuditEntry.objects.filter(clinic__in=clinics).select_related("actor", "clinic")
+    if actor_id is not None:
+        entries = entries.filter(actor_id=actor_id)
+    if action:
+        prefix = action.rstrip(".")
+        entries = entries.filter(Q(action=prefix) | Q(action__startswith=f"{prefix}."))
+    if member_id is not None:
+        entries = entries.filter(_member_entries(member_id))
+    if start is not None:
+        entries = entries.filter(at__gte=start)
+    if end is not None:
+        entries = entries.filter(at__lt=end)
+    return entries.order_by("-at", "-pk")
+
+
+def clinic_staff_roles(*, user: User, clinic: Clinic) -> set[str]:
+    """``user``'s staff roles in ``clinic`` (admin, facilitator)."""
+    return set(
+        ClinicRole.objects.filter(user=user, clinic=clinic, role__in=STAFF_ROLES).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def clinic_member_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
+    """Every member record of ``clinics``, by preferred name: whom a filter may name."""
+    return Member.objects.filter(clinic__in=clinics).order_by("preferred_name", "pk")

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+import smtplib
+from collections.abc import Collection, Sequence
+from email.utils import formataddr
 from typing import Any
 
+from allauth.account.forms import default_token_generator
+from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import models, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
+from groupcare.errors import DomainError
 from members.audit_context import current_request_meta
-from members.enums import Role
+from members.enums import STAFF_ROLES, Role
 from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, Member, User, UserManager
 
 
@@ -217,3 +226,279 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
             data={"member_id": member.pk, "fields": changed},
         )
     return member
+
+
+# --- Staff and members: invitations, roles, deactivation ------------------------------
+
+
+class PeopleError(DomainError):
+    """A change to who may sign in, or with which role, that the clinic's rules refuse."""
+
+    code = "people_refused"
+
+
+class InvitationError(PeopleError):
+    code = "invitation_refused"
+
+
+class InvitationMailError(InvitationError):
+    """The account and role were saved, but the e-mail could not be handed to the mail
+    server; re-sending the invitation tries again."""
+
+    code = "invitation_not_sent"
+    status = 503
+
+
+def invitation_url(*, user: User) -> str:
+    """An absolute link to allauth's "set a new password" page for ``user``.
+
+    The key comes from allauth's own password-reset token generator: it holds the user's
+    password hash and last login, so it stops working once used (the password changes and
+    the invitee is signed in), and after ``PASSWORD_RESET_TIMEOUT``.
+    """
+    key = default_token_generator.make_token(user)
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={"uidb36": user_pk_to_url_str(user), "key": key},
+    )
+    return f"{settings.GROUPCARE_BASE_URL.rstrip('/')}{path}"
+
+
+def _invitation_mail_send(*, clinic: Clinic, user: User) -> None:
+    """E-mail ``user`` a fresh invitation link. The wording names the clinic only: no group,
+    no role, nothing about care."""
+    timeout_days = max(1, round(settings.PASSWORD_RESET_TIMEOUT / 86400))
+    context = {
+        "clinic_name": clinic.name,
+        "recipient_name": user.get_short_name() if user.full_name else "",
+        "invitation_url": invitation_url(user=user),
+        "valid_days": timeout_days,
+        "base_url": settings.GROUPCARE_BASE_URL,
+    }
+    subject = " ".join(render_to_string("emails/invitation_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[formataddr((user.full_name, user.email))],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise InvitationMailError(
+            "The account is ready, but the invitation e-mail could not be sent. "
+            "Try “Re-send invitation” on the people page in a few minutes."
+        ) from exc
+
+
+def _link_member(*, member: Member, user: User, clinic: Clinic, by: User) -> None:
+    if member.clinic_id != clinic.pk:
+        raise InvitationError("Choose a member record of this clinic.")
+    if member.user_id == user.pk:
+        return
+    if member.user_id is not None:
+        raise InvitationError("This member record already has a login of someone else.")
+    if Member.objects.filter(clinic=clinic, user=user).exclude(pk=member.pk).exists():
+        raise InvitationError("This person already has a member record in this clinic.")
+    Member.objects.filter(pk=member.pk).update(user=user, updated_at=timezone.now())
+    member.user = user
+    audit_log(
+        action="members.member.login_linked",
+        actor=by,
+        clinic=clinic,
+        obj=member,
+        data={"member_id": member.pk, "user_id": user.pk},
+    )
+
+
+def invitation_send(
+    *,
+    clinic: Clinic,
+    email: str,
+    full_name: str,
+    role: Role,
+    by: User,
+    member: Member | None = None,
+    preferred_name: str = "",
+    legal_name: str = "",
+) -> User:
+    """Invite ``email`` to ``clinic`` with ``role`` and e-mail them a single-use link that
+    sets their password and signs them in.
+
+    Finds the account (any case) or creates one without a usable password, grants the role
+    and, for a member, links ``member`` (a record of this clinic without a login) or, when
+    None, creates a record (``preferred_name``/``legal_name``, defaulting to the full name)
+    or keeps the person's existing record. One transaction for the writes, with audit
+    entries holding ids only; the e-mail goes out after it, so a mail failure
+    (:class:`InvitationMailError`) leaves a complete account that a re-send reaches.
+    Re-inviting someone re-sends a fresh link. A deactivated account is refused: reactivate
+    it first.
+    """
+    role = Role(role)
+    full_name = full_name.strip()
+    with transaction.atomic():
+        user, created = user_get_or_create(email=email, full_name=full_name)
+        if not user.is_active:
+            raise InvitationError(
+                "This account is deactivated. Reactivate it on the people page first."
+            )
+        if not created and not user.full_name and full_name:
+            User.objects.filter(pk=user.pk).update(full_name=full_name)
+            user.full_name = full_name
+        clinic_role_grant(user=user, clinic=clinic, role=role, by=by)
+        if role == Role.MEMBER:
+            if member is not None:
+                _link_member(member=member, user=user, clinic=clinic, by=by)
+            elif not Member.objects.filter(clinic=clinic, user=user).exists():
+                name = full_name or user.full_name or user.email.split("@")[0]
+                new = member_create(
+                    clinic=clinic,
+                    by=by,
+                    preferred_name=(preferred_name.strip() or name.split(" ")[0])[:100],
+                    legal_name=(legal_name.strip() or name)[:200],
+                    email=user.email,
+                )
+                Member.objects.filter(pk=new.pk).update(user=user)
+        audit_log(
+            action="members.invitation.sent",
+            actor=by,
+            clinic=clinic,
+            obj=user,
+            data={"user_id": user.pk, "role": str(role), "new_account": created},
+        )
+    _invitation_mail_send(clinic=clinic, user=user)
+    return user
+
+
+def invitation_resend(*, clinic: Clinic, user: User, by: User) -> None:
+    """E-mail ``user`` (who holds a role in ``clinic``) a fresh invitation link; earlier
+    links keep working until one is used or they expire. Audited as
+    ``members.invitation.resent``."""
+    if not user.is_active:
+        raise InvitationError("This account is deactivated. Reactivate it first.")
+    if not ClinicRole.objects.filter(user=user, clinic=clinic).exists():
+        raise InvitationError("This person has no role in this clinic.")
+    with transaction.atomic():
+        audit_log(
+            action="members.invitation.resent",
+            actor=by,
+            clinic=clinic,
+            obj=user,
+            data={"user_id": user.pk},
+        )
+    _invitation_mail_send(clinic=clinic, user=user)
+
+
+def _refuse_outside_admin_reach(*, user: User, by: User) -> None:
+    """An account is global: only someone who administers every clinic where it holds a
+    role may switch it off or on, so one clinic cannot lock a person out of another."""
+    outside = ClinicRole.objects.filter(user=user).exclude(
+        clinic_id__in=ClinicRole.objects.filter(user=by, role=Role.ADMIN).values("clinic_id")
+    )
+    if outside.exists():
+        raise PeopleError(
+            "This account is also used outside the clinics you administer, so it cannot be "
+            "switched off from here. Remove their roles in your clinic instead."
+        )
+
+
+def _refuse_last_admin(*, user: User, clinic_ids: Collection[int]) -> None:
+    """Refuse when ``user`` is the only active admin of one of ``clinic_ids``. The admin
+    rows are locked so that two admins cannot remove each other at the same time."""
+    for clinic_id in sorted(clinic_ids):
+        admins = list(
+            ClinicRole.objects.select_for_update()
+            .filter(clinic_id=clinic_id, role=Role.ADMIN, user__is_active=True)
+            .values_list("user_id", flat=True)
+        )
+        if admins == [user.pk]:
+            raise PeopleError(
+                "This is the clinic's only admin. Make someone else admin first, so that "
+                "the clinic is never left without one."
+            )
+
+
+def user_deactivate(*, user: User, clinic: Clinic, by: User) -> User:
+    """Switch ``user``'s account off: every page and API token refuses them from their
+    next request (the authentication backends reject inactive accounts), and they cannot
+    sign in. Records and history stay. Refused for oneself, for the clinic's only admin,
+    and for an account that also works in a clinic ``by`` does not administer.
+    Deactivating an inactive account changes nothing."""
+    if user.pk == by.pk:
+        raise PeopleError("You cannot deactivate your own account. Ask another admin.")
+    _refuse_outside_admin_reach(user=user, by=by)
+    with transaction.atomic():
+        admin_of = set(
+            ClinicRole.objects.filter(user=user, role=Role.ADMIN).values_list(
+                "clinic_id", flat=True
+            )
+        )
+        _refuse_last_admin(user=user, clinic_ids=admin_of)
+        changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
+        user.is_active = False
+        if changed:
+            audit_log(
+                action="members.user.deactivated",
+                actor=by,
+                clinic=clinic,
+                obj=user,
+                data={"user_id": user.pk},
+            )
+    return user
+
+
+def user_reactivate(*, user: User, clinic: Clinic, by: User) -> User:
+    """Let ``user`` sign in again with their password. Same reach rule as
+    :func:`user_deactivate`; reactivating an active account changes nothing."""
+    _refuse_outside_admin_reach(user=user, by=by)
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+        user.is_active = True
+        if changed:
+            audit_log(
+                action="members.user.reactivated",
+                actor=by,
+                clinic=clinic,
+                obj=user,
+                data={"user_id": user.pk},
+            )
+    return user
+
+
+def clinic_role_set(*, user: User, clinic: Clinic, roles: Collection[Role], by: User) -> set[Role]:
+    """Make ``user``'s staff roles in ``clinic`` exactly ``roles`` (admin, facilitator or
+    both; none removes them from the clinic's staff). A member role is not touched here.
+
+    Refused: a member role among ``roles``, removing one's own admin role, and removing
+    the admin role of the clinic's only active admin. One transaction; each role granted
+    or revoked is audited (``members.role.granted`` / ``members.role.revoked``).
+    """
+    wanted = {Role(role) for role in roles}
+    if not wanted <= STAFF_ROLES:
+        raise PeopleError("Only the staff roles are set here: clinic admin and facilitator.")
+    with transaction.atomic():
+        held = {
+            Role(role)
+            for role in ClinicRole.objects.filter(
+                user=user, clinic=clinic, role__in=STAFF_ROLES
+            ).values_list("role", flat=True)
+        }
+        if Role.ADMIN in held - wanted:
+            if user.pk == by.pk:
+                raise PeopleError("You cannot remove your own admin role. Ask another admin.")
+            _refuse_last_admin(user=user, clinic_ids=[clinic.pk])
+        for role in sorted(held - wanted):
+            clinic_role = ClinicRole.objects.get(user=user, clinic=clinic, role=role)
+            audit_log(
+                action="members.role.revoked",
+                actor=by,
+                clinic=clinic,
+                obj=clinic_role,
+                data={"user_id": user.pk, "role": str(role)},
+            )
+            clinic_role.delete()
+        for role in sorted(wanted - held):
+            clinic_role_grant(user=user, clinic=clinic, role=role, by=by)
+    return wanted

@@ -1,0 +1,211 @@
+"""The audit log page: the admin's clinic only, filtered by actor, action, member, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from members.models import AuditEntry
+from members.services import audit_log, member_record_viewed, member_records_listed
+from tests.factories.members import MemberFactory
+from tests.web.pages import assert_no_inline_code, assert_not_in, assert_strict_csp
+
+pytestmark = pytest.mark.django_db
+
+AUDIT = "/clinic/audit/"
+
+MATRIX = [
+    ("admin", 200),
+    ("facilitator", 403),
+    ("other_facilitator", 403),
+    ("member", 403),
+    ("other_member", 403),
+    ("other_clinic_admin", 200),
+    ("anonymous", 302),
+]
+
+
+def _actions(response) -> list[str]:
+    return [entry.action for entry, _ in response.context["rows"]]
+
+
+@pytest.mark.parametrize(("persona", "expected"), MATRIX)
+def test_audit_log_shows_the_viewers_clinic_only(client_as, world, persona, expected):
+    audit_log(action="members.test.riverside", actor=world.users["admin"], clinic=world.clinic)
+    audit_log(
+        action="members.test.hillside",
+        actor=world.users["other_clinic_admin"],
+        clinic=world.other_clinic,
+    )
+
+    response = client_as(persona).get(AUDIT)
+
+    assert response.status_code == expected
+    if persona == "anonymous":
+        assert response["Location"].startswith("/accounts/login/")
+    if expected != 200:
+        return
+    body = response.content.decode()
+    assert_strict_csp(response)
+    assert_no_inline_code(body)
+    if persona == "admin":
+        assert "<code>members.test.riverside</code>" in body
+        assert_not_in(body, "members.test.hillside", "hillside-admin@example.org")
+    else:
+        assert "<code>members.test.hillside</code>" in body
+        assert_not_in(body, "members.test.riverside", "sessions.agreement", "Alexandra Stone")
+
+
+def test_viewing_the_log_is_not_audited(client_as, world):
+    before = AuditEntry.objects.count()
+
+    client_as("admin").get(AUDIT)
+
+    assert AuditEntry.objects.count() == before
+
+
+def test_rows_show_actor_action_object_time_and_address(client_as, world):
+    with time_machine.travel(dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC), tick=False):
+        member_record_viewed(member=world.member_record, by=world.users["facilitator"])
+    entry = AuditEntry.objects.get(action="members.member.viewed")
+    AuditEntry.objects.filter(pk=entry.pk).update(ip_address="203.0.113.9")
+    facilitator = world.users["facilitator"]
+
+    body = client_as("admin").get(AUDIT, {"action": "members.member.viewed"}).content.decode()
+
+    assert (
+        '<td class="nowrap"><time datetime="2026-07-01T10:30+01:00">'
+        "Wed 1 Jul 2026, 10:30</time></td>" in body
+    )
+    assert f"<td>{facilitator.full_name}</td>" in body
+    assert "<code>members.member.viewed</code>" in body
+    assert f"<td>member #{world.member_record.pk}</td>" in body
+    assert "<td>203.0.113.9</td>" in body
+
+
+def test_newest_first(client_as, world):
+    for day in (1, 3, 2):
+        with time_machine.travel(dt.datetime(2026, 7, day, 12, tzinfo=dt.UTC), tick=False):
+            audit_log(action=f"members.test.day{day}", actor=None, clinic=world.clinic)
+
+    response = client_as("admin").get(AUDIT, {"action": "members.test"})
+
+    assert _actions(response) == ["members.test.day3", "members.test.day2", "members.test.day1"]
+
+
+def test_filter_by_action_prefix_matches_whole_dotted_parts(client_as, world):
+    audit_log(action="members.test.done", actor=None, clinic=world.clinic)
+    audit_log(action="members.testing.done", actor=None, clinic=world.clinic)
+
+    response = client_as("admin").get(AUDIT, {"action": "members.test"})
+
+    assert _actions(response) == ["members.test.done"]
+
+
+def test_filter_by_actor(client_as, world):
+    audit_log(action="members.test.mine", actor=world.users["admin"], clinic=world.clinic)
+    audit_log(action="members.test.theirs", actor=world.users["facilitator"], clinic=world.clinic)
+
+    response = client_as("admin").get(
+        AUDIT, {"actor": world.users["facilitator"].pk, "action": "members.test"}
+    )
+
+    assert _actions(response) == ["members.test.theirs"]
+
+
+def test_filter_by_member_finds_every_entry_about_them(client_as, world):
+    alex = world.member_record
+    others = [MemberFactory(clinic=world.clinic) for _ in range(11)]
+    first = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+    member_record_viewed(member=alex, by=world.users["admin"])
+    member_records_listed(members=[others[0], alex], by=world.users["admin"])
+    member_records_listed(members=[others[10]], by=world.users["admin"])
+    audit_log(
+        action="members.test.about", actor=None, clinic=world.clinic, data={"member_id": alex.pk}
+    )
+    audit_log(
+        action="members.test.other",
+        actor=None,
+        clinic=world.clinic,
+        data={"member_id": others[1].pk},
+    )
+
+    response = client_as("admin").get(AUDIT, {"member": alex.pk})
+
+    rows = [entry for entry, _ in response.context["rows"] if entry.pk > first]
+    assert [entry.action for entry in rows] == [
+        "members.test.about",
+        "members.member.listed",
+        "members.member.viewed",
+    ]
+
+
+def test_member_filter_does_not_match_a_longer_id(client_as, world):
+    short = MemberFactory(clinic=world.clinic)
+    member_records_listed(members=[short], by=world.users["admin"])
+    longer_id = int(f"{short.pk}1")
+    audit_log(
+        action="members.member.listed",
+        actor=None,
+        clinic=world.clinic,
+        data={"member_ids": [longer_id, longer_id + 1]},
+    )
+
+    response = client_as("admin").get(AUDIT, {"member": short.pk, "action": "members.member"})
+
+    assert [entry.data for entry, _ in response.context["rows"]] == [{"member_ids": [short.pk]}]
+
+
+def test_filter_by_date_range_in_the_viewers_zone(client_as, world):
+    # 23:30 UTC on 30 June is 00:30 on 1 July in London (the viewer's zone).
+    for when, name in (
+        (dt.datetime(2026, 6, 30, 22, 30, tzinfo=dt.UTC), "before"),
+        (dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC), "first"),
+        (dt.datetime(2026, 7, 2, 22, 59, tzinfo=dt.UTC), "last"),
+        (dt.datetime(2026, 7, 2, 23, 0, tzinfo=dt.UTC), "after"),
+    ):
+        with time_machine.travel(when, tick=False):
+            audit_log(action=f"members.test.{name}", actor=None, clinic=world.clinic)
+
+    response = client_as("admin").get(
+        AUDIT, {"action": "members.test", "start": "2026-07-01", "end": "2026-07-02"}
+    )
+
+    assert _actions(response) == ["members.test.last", "members.test.first"]
+
+
+def test_an_end_before_the_start_is_shown_next_to_the_end(client_as, world):
+    response = client_as("admin").get(AUDIT, {"start": "2026-07-02", "end": "2026-07-01"})
+
+    assert response.status_code == 200
+    assert 'id="id_end_error"' in response.content.decode()
+
+
+@pytest.mark.parametrize("field", ["member", "actor", "clinic"])
+def test_another_clinics_member_actor_or_clinic_is_not_found(client_as, world, field):
+    foreign = {
+        "member": MemberFactory(clinic=world.other_clinic).pk,
+        "actor": world.users["other_clinic_admin"].pk,
+        "clinic": world.other_clinic.pk,
+    }[field]
+
+    response = client_as("admin").get(AUDIT, {field: foreign})
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_audit_list_queries_do_not_grow_with_rows(
+    client_as, world, rows, django_assert_num_queries
+):
+    for _ in range(rows):
+        audit_log(action="members.test.row", actor=world.users["facilitator"], clinic=world.clinic)
+    client = client_as("admin")
+    client.get(AUDIT)
+
+    # session, user, viewer's clinics, actor choices, member choices, page count,
+    # navigation roles, page (with actor and clinic)
+    with django_assert_num_queries(8):
+        assert client.get(AUDIT, {"action": "members.test"}).status_code == 200
