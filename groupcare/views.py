@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from groupcare.health import health_report
 from members.selectors import clinic_role_list
+from members.viewer import viewer_roles
 
 
 @never_cache
@@ -34,8 +35,23 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
+#: Where each kind of role starts, in the order a person holding several starts at.
+LANDING_PAGES = (
+    ("facilitator", "sessions:today"),
+    ("admin", "sessions:group-list"),
+    ("member", "sessions:me-meetings"),
+)
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Sends each person to the page they use most: a facilitator to today's sessions, a
+    clinic admin to the groups overview, a member to their meetings (the menu has the
+    rest). An account with no role yet is told so."""
+    roles = viewer_roles(user_id=request.user.pk)
+    for role, page in LANDING_PAGES:
+        if getattr(roles, role):
+            return redirect(page)
     return render(request, "home.html", {"roles": clinic_role_list(user=request.user)})
 
 

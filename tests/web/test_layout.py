@@ -12,11 +12,21 @@ from tests.web.pages import assert_no_inline_code, assert_strict_csp
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("persona", ["admin", "facilitator", "member", "anonymous"])
-def test_pages_carry_the_strict_policy_and_no_inline_code(client_as, persona):
-    path = "/accounts/login/" if persona == "anonymous" else "/"
-
-    response = client_as(persona).get(path)
+@pytest.mark.parametrize(
+    ("persona", "path"),
+    [
+        ("admin", "/groups/"),
+        ("facilitator", "/today/"),
+        ("member", "/me/meetings/"),
+        ("anonymous", "/accounts/login/"),
+    ],
+)
+def test_pages_carry_the_strict_policy_and_no_inline_code(client_as, persona, path):
+    response = client_as(persona).get("/", follow=True)
+    if persona == "anonymous":
+        assert response.redirect_chain == [("/accounts/login/?next=/", 302)]
+    else:
+        assert response.redirect_chain == [(path, 302)]
 
     assert response.status_code == 200
     assert_strict_csp(response)
@@ -24,7 +34,7 @@ def test_pages_carry_the_strict_policy_and_no_inline_code(client_as, persona):
 
 
 def test_htmx_is_served_from_this_site(client_as):
-    body = client_as("member").get("/").content.decode()
+    body = client_as("member").get("/me/meetings/").content.decode()
 
     assert '<script src="/static/js/vendor/htmx-2.0.11.min.js" defer></script>' in body
 
