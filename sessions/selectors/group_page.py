@@ -44,7 +44,7 @@ from sessions.models import (
     Screening,
 )
 from sessions.services.attendance import ATTENDED_STATUSES
-from sessions.services.scheduling import _occurrences
+from sessions.services.scheduling import schedule_occurrences
 
 #: How many of the next dates the schedule preview lists.
 PREVIEW_DATES = 8
@@ -264,7 +264,9 @@ def schedule_preview(
     )
     # The whole series, not only the part generated ahead of time (a periodic job extends
     # an open-ended group 12 weeks at a time); the rule itself always ends.
-    occurrences = _occurrences(schedule, group, now, through=now + SERIES_PREVIEW_SPAN)
+    occurrences = schedule_occurrences(
+        schedule=schedule, group=group, now=now, through=now + SERIES_PREVIEW_SPAN
+    )
     tz = group.tz
     starts = [item.start.astimezone(tz) for item in occurrences]
     changes: list[ClockChange] = []

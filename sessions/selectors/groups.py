@@ -6,6 +6,8 @@ render, so lists run a constant number of queries.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 
 from members.enums import STAFF_ROLES, Role
@@ -18,6 +20,7 @@ from sessions.models import (
     Group,
     Modality,
     Room,
+    Schedule,
     StageTransition,
 )
 from sessions.permissions import AnyUser, group_queryset_for, managed_group_queryset_for
@@ -155,3 +158,28 @@ def modality_list(*, user: AnyUser) -> QuerySet[Modality]:
 def modality_choices(*, clinic: Clinic) -> QuerySet[Modality]:
     """The modalities a group of ``clinic`` may use: built-in ones and the clinic's own."""
     return Modality.objects.filter(Q(clinic__isnull=True) | Q(clinic=clinic))
+
+
+#: RRULE weekday codes as the pages and the API say them.
+_DAY_NAMES = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+
+
+def schedule_summary(schedule: Schedule, tz_name: str) -> str:
+    """ "Every week on Tuesday, 18:00 to 19:30 (Europe/London)" from a normalised RRULE."""
+    parts = dict(piece.split("=", 1) for piece in schedule.rrule.split(";") if "=" in piece)
+    interval = int(parts.get("INTERVAL", "1"))
+    every = "Every week" if interval == 1 else f"Every {interval} weeks"
+    days = [_DAY_NAMES[day] for day in parts.get("BYDAY", "").split(",") if day in _DAY_NAMES]
+    if not days:
+        days = [f"{schedule.first_date:%A}"]
+    start = dt.datetime.combine(schedule.first_date, schedule.start_time)
+    end = start + dt.timedelta(minutes=schedule.duration_minutes)
+    return f"{every} on {', '.join(days)}, {start:%H:%M} to {end:%H:%M} ({tz_name})"

@@ -365,6 +365,15 @@ def _lock_group(group_id: int) -> Group:
     )
 
 
+def schedule_occurrences(
+    *, schedule: Schedule, group: Group, now: dt.datetime, through: dt.datetime | None = None
+) -> list[_Occurrence]:
+    """The occurrences generation would create for ``schedule`` (saved or not) after
+    ``now``, up to the group's horizon or ``through``: what the schedule editor previews.
+    Writes nothing and runs no query (the group's clinic must be loaded)."""
+    return _occurrences(schedule, group, now, through=through)
+
+
 def group_session_lock(*, session: GroupSession) -> GroupSession:
     """Lock the session's group row, then the session row, and return the session as it is
     now, with its group (and the group's clinic, lead facilitator and room) and its room

@@ -28,7 +28,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from groupcare.errors import DomainError
 from members.models import Clinic
 from members.services import member_records_listed
-from sessions.api.groups.serializers import schedule_summary
 from sessions.enums import Stage
 from sessions.forms.groups import ClinicChoiceForm, GroupForm, ScheduleForm, StageChangeForm
 from sessions.models import Group, Schedule
@@ -41,7 +40,12 @@ from sessions.selectors.group_page import (
     group_sessions_upcoming_count,
     schedule_preview,
 )
-from sessions.selectors.groups import group_list, staff_clinic_list, stage_transition_list
+from sessions.selectors.groups import (
+    group_list,
+    schedule_summary,
+    staff_clinic_list,
+    stage_transition_list,
+)
 from sessions.services.groups import group_create, group_update, stage_change
 from sessions.services.scheduling import SERIES_NOTICE_AHEAD, schedule_set
 

@@ -37,7 +37,6 @@ from members.enums import Role
 from members.models import ClinicRole, Member, User
 from members.templatetags.viewer import local_datetime
 from members.viewer import viewer_timezone_forget
-from sessions.api.groups.serializers import schedule_summary
 from sessions.enums import (
     OPEN_ENROLMENT_STATUSES,
     AcceptanceMethod,
@@ -56,7 +55,7 @@ from sessions.models import (
 from sessions.permissions import MEMBER_VISIBLE_STATUSES, attendance_queryset_for
 from sessions.selectors.calendar_feeds import calendar_feed_live, calendar_feed_url
 from sessions.selectors.group_sessions import group_session_list, me_session_list
-from sessions.selectors.groups import group_list, member_record_in_group
+from sessions.selectors.groups import group_list, member_record_in_group, schedule_summary
 from sessions.services.agreements import agreement_accept
 from sessions.services.attendance import CANT_ATTEND_STATUSES, attendance_cant_attend
 from sessions.services.calendar_feeds import calendar_feed_issue, calendar_feed_revoke

@@ -41,21 +41,13 @@ from sessions.models import (
     Schedule,
     StageTransition,
 )
-from sessions.selectors.groups import modality_choices
+from sessions.selectors.groups import modality_choices, schedule_summary
 from sessions.services.scheduling import WEEKDAYS, rrule_build, rrule_validate
 
 #: A schedule may produce at most this many sessions (weekly for ten years): a bound on the
 #: work one request can ask for.
 MAX_SCHEDULE_SESSIONS = 520
 MAX_SCHEDULE_YEARS = 10
-
-_DAY_NAMES = dict(
-    zip(
-        WEEKDAYS,
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        strict=True,
-    )
-)
 
 
 def _facilitators_of(clinic: Clinic) -> Any:
@@ -114,19 +106,6 @@ def stage_guidance_list() -> list[dict[str, str]]:
         {"stage": stage.value, "label": stage.label, "guidance": STAGE_GUIDANCE[stage]}
         for stage in Stage
     ]
-
-
-def schedule_summary(schedule: Schedule, tz_name: str) -> str:
-    """ "Every week on Tuesday, 18:00 to 19:30 (Europe/London)" from a normalised RRULE."""
-    parts = dict(piece.split("=", 1) for piece in schedule.rrule.split(";") if "=" in piece)
-    interval = int(parts.get("INTERVAL", "1"))
-    every = "Every week" if interval == 1 else f"Every {interval} weeks"
-    days = [_DAY_NAMES[day] for day in parts.get("BYDAY", "").split(",") if day in _DAY_NAMES]
-    if not days:
-        days = [f"{schedule.first_date:%A}"]
-    start = dt.datetime.combine(schedule.first_date, schedule.start_time)
-    end = start + dt.timedelta(minutes=schedule.duration_minutes)
-    return f"{every} on {', '.join(days)}, {start:%H:%M} to {end:%H:%M} ({tz_name})"
 
 
 class ScheduleOutputSerializer(serializers.ModelSerializer):
