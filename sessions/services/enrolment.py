@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from members.models import Member, User
 from members.permissions import is_clinic_admin
-from members.services import audit_log
+from members.services import audit_log, member_create
 from sessions.enums import (
     OPEN_ENROLMENT_STATUSES,
     EnrolmentStatus,
@@ -150,6 +151,17 @@ def enrolment_refer(
             data={"group_id": group.pk, "member_id": member.pk},
         )
     return enrolment
+
+
+def enrolment_refer_new_member(
+    *, group: Group, by: User, now: dt.datetime | None = None, **member_fields: Any
+) -> Enrolment:
+    """Create a member record in the group's clinic and refer it to the group, together:
+    one transaction, so a refused referral leaves no record behind. ``member_fields`` are
+    those of :func:`members.services.member_create`."""
+    with transaction.atomic():
+        member = member_create(clinic=group.clinic, by=by, **member_fields)
+        return enrolment_refer(group=group, member=member, by=by, now=now)
 
 
 # --------------------------------------------------------------------------- screening

@@ -27,7 +27,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,7 +35,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from groupcare.errors import DomainError
 from members.permissions import is_clinic_admin
-from members.services import member_create, member_record_viewed, member_records_listed
+from members.services import member_record_viewed, member_records_listed
 from sessions.enums import OPEN_ENROLMENT_STATUSES, EnrolmentStatus, ScreeningOutcome
 from sessions.forms.enrolment import (
     ActivateForm,
@@ -65,6 +64,7 @@ from sessions.services.enrolment import (
     enrolment_decline,
     enrolment_discharge,
     enrolment_refer,
+    enrolment_refer_new_member,
     enrolment_waitlist,
     enrolment_withdraw,
     screening_record,
@@ -158,12 +158,10 @@ def enrolment_add(request: HttpRequest, pk: int) -> HttpResponse:
             if intent == "new":
                 create_form = MemberCreateForm(request.POST)
                 if create_form.is_valid():
-                    with transaction.atomic():
-                        member = member_create(
-                            clinic=group.clinic, by=request.user, **create_form.cleaned_data
-                        )
-                        enrolment = enrolment_refer(group=group, member=member, by=request.user)
-                    return _referred(request, enrolment, member.preferred_name, group)
+                    enrolment = enrolment_refer_new_member(
+                        group=group, by=request.user, **create_form.cleaned_data
+                    )
+                    return _referred(request, enrolment, enrolment.member.preferred_name, group)
             else:
                 refer_form = ReferExistingForm(request.POST, members=clinic_members)
                 if refer_form.is_valid():
