@@ -25,7 +25,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,8 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from groupcare.errors import DomainError
-from members.enums import Role
-from members.models import ClinicRole, Member, User
+from members.models import Member, User
 from members.templatetags.viewer import local_datetime
 from members.viewer import viewer_timezone_forget
 from sessions.enums import (
@@ -52,10 +50,15 @@ from sessions.models import (
     GroupSession,
     Schedule,
 )
-from sessions.permissions import MEMBER_VISIBLE_STATUSES, attendance_queryset_for
 from sessions.selectors.calendar_feeds import calendar_feed_live, calendar_feed_url
 from sessions.selectors.group_sessions import group_session_list, me_session_list
-from sessions.selectors.groups import group_list, member_record_in_group, schedule_summary
+from sessions.selectors.groups import member_record_in_group, schedule_summary
+from sessions.selectors.me import (
+    member_group_list,
+    member_group_standing,
+    member_own_records,
+    member_past_attendance,
+)
 from sessions.services.agreements import agreement_accept
 from sessions.services.attendance import CANT_ATTEND_STATUSES, attendance_cant_attend
 from sessions.services.calendar_feeds import calendar_feed_issue, calendar_feed_revoke
@@ -68,14 +71,7 @@ NOT_A_MEMBER = "These pages are for members of a group. Your own pages are in th
 def _own_records(user: User) -> list[Member]:
     """The member records linked to ``user`` in clinics where they hold the member role,
     by clinic name; a 403 when there are none. One query."""
-    member_clinics = ClinicRole.objects.filter(user_id=user.pk, role=Role.MEMBER).values(
-        "clinic_id"
-    )
-    records = list(
-        Member.objects.filter(user_id=user.pk, clinic_id__in=member_clinics)
-        .select_related("clinic")
-        .order_by("clinic__name", "pk")
-    )
+    records = member_own_records(user=user)
     if not records:
         raise PermissionDenied(NOT_A_MEMBER)
     return records
@@ -105,12 +101,7 @@ def me_meetings(request: HttpRequest) -> HttpResponse:
     sessions = list(page.object_list)
     next_session = sessions.pop(0) if page.number == 1 and sessions else None
 
-    past = (
-        attendance_queryset_for(request.user)
-        .filter(member__in=records, session__start__lt=now)
-        .select_related("session__group__clinic")
-        .order_by("-session__start", "-pk")
-    )
+    past = member_past_attendance(user=request.user, records=records, now=now)
     past_page = Paginator(past, PAGE_SIZE).get_page(request.GET.get("past_page"))
     return render(
         request,
@@ -201,13 +192,6 @@ def me_cant_come(request: HttpRequest, session_pk: int) -> HttpResponse:
 # --- groups ------------------------------------------------------------------------------
 
 
-def _my_groups(user: User, records: list[Member]) -> QuerySet[Group]:
-    """The groups where one of ``records`` is (or was) a member, as :func:`group_list`
-    shapes them: never the groups the viewer sees only as staff."""
-    mine = Enrolment.objects.filter(member__in=records, status__in=MEMBER_VISIBLE_STATUSES)
-    return group_list(user=user).filter(pk__in=mine.values("group_id"))
-
-
 @dataclasses.dataclass
 class GroupCard:
     group: Group
@@ -226,31 +210,10 @@ def _group_cards(
     bound: tuple[int, AgreementAcceptForm] | None,
 ) -> list[GroupCard]:
     """Each group with the viewer's own enrolment, the current agreement and the viewer's
-    acceptance of it: three queries for the whole page, whatever its size (the batch form
-    of :func:`member_record_in_group` and :func:`agreement_current_with_acceptance`)."""
-    group_ids = [group.pk for group in groups]
-    enrolments: dict[int, Enrolment] = {}
-    for enrolment in Enrolment.objects.filter(group_id__in=group_ids, member__in=records).order_by(
-        "referred_at", "pk"
-    ):
-        enrolments[enrolment.group_id] = enrolment  # the latest wins, as in the selector
-    latest_version = (
-        Agreement.objects.filter(group_id=OuterRef("group_id"))
-        .order_by("-version")
-        .values("version")[:1]
+    acceptance of it (:func:`member_group_standing`: three queries for the whole page)."""
+    enrolments, agreements, acceptances = member_group_standing(
+        group_ids=[group.pk for group in groups], records=records
     )
-    agreements = {
-        agreement.group_id: agreement
-        for agreement in Agreement.objects.filter(
-            group_id__in=group_ids, version=Subquery(latest_version)
-        )
-    }
-    acceptances = {
-        acceptance.agreement_id: acceptance
-        for acceptance in AgreementAcceptance.objects.filter(
-            agreement__in=list(agreements.values()), member__in=records
-        )
-    }
     cards = []
     for group in groups:
         agreement = agreements.get(group.pk)
@@ -306,7 +269,7 @@ def me_groups(request: HttpRequest) -> HttpResponse:
     published meanwhile, the enrolment closed), re-renders with the message at that group.
     """
     records = _own_records(request.user)
-    groups = _my_groups(request.user, records)
+    groups = member_group_list(user=request.user, records=records)
     bound: tuple[int, AgreementAcceptForm] | None = None
     if request.method == "POST":
         agreement = get_object_or_404(
