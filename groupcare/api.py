@@ -24,6 +24,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from groupcare.errors import DomainError
+from groupcare.forms import EARLIEST_DAY, LATEST_DAY
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -350,3 +351,17 @@ def document_query_errors(
                     "description": "A query parameter is not valid.",
                 }
     return result
+
+
+class DayField(serializers.DateField):
+    """A calendar day in a request, in the years a clinic plans in (2000 to 2099): a slip
+    such as the year 0001 or 9999 is a 400 naming the field, never time-zone arithmetic
+    that cannot hold it."""
+
+    default_error_messages = {"out_of_range": "Give a date between the years 2000 and 2099."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        day = super().to_internal_value(value)
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            self.fail("out_of_range")
+        return day

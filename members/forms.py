@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from groupcare.forms import DayField
 from members.enums import Role
 from members.models import Clinic, Member, User
 
@@ -177,10 +178,8 @@ class AuditFilterForm(forms.Form):
         label="About member",
         empty_label="Any member or none",
     )
-    start = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
+    start = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayField(
         label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 from django import forms
 from django.utils import timezone
 
+from groupcare.forms import DayField
 from members.models import User
 from sessions.enums import AttendanceStatus
 from sessions.models import GroupSession, Room
@@ -69,7 +70,7 @@ class SessionMoveForm(forms.Form):
     """A new date, start and end (local times in the clinic's zone) and room for one
     session. ``instants()`` gives the start and end as aware UTC datetimes."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = DayField(widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(label="Starts at", widget=forms.TimeInput(attrs={"type": "time"}))
     end_time = forms.TimeField(label="Ends at", widget=forms.TimeInput(attrs={"type": "time"}))
     room = forms.ModelChoiceField(

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from groupcare.forms import DayField
 from members.models import Clinic, User
 from sessions.enums import EnrolmentPolicy, Stage
 from sessions.errors import ScheduleError
@@ -120,8 +121,8 @@ class GroupForm(PageForm):
     billing_code = forms.CharField(
         max_length=10, initial="90853", help_text="CPT code for group psychotherapy by default."
     )
-    planned_start = forms.DateField(widget=DateInput())
-    planned_end = forms.DateField(required=False, widget=DateInput())
+    planned_start = DayField(widget=DateInput())
+    planned_end = DayField(required=False, widget=DateInput())
     late_cancel_notice_hours = forms.IntegerField(
         label="Late-cancellation notice (hours)",
         min_value=0,
@@ -208,7 +209,7 @@ class StageChangeForm(PageForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required when moving back to an earlier stage: say why.",
     )
-    final_session_date = forms.DateField(
+    final_session_date = DayField(
         required=False,
         widget=DateInput(),
         help_text="Required when moving to adjourning: the date of the group's last session "
@@ -253,7 +254,7 @@ class ScheduleForm(PageForm):
         initial=1,
         help_text="1 for every week, 2 for every other week.",
     )
-    first_date = forms.DateField(
+    first_date = DayField(
         label="First date", widget=DateInput(), help_text="The series starts on or after it."
     )
     ends = forms.ChoiceField(
@@ -265,9 +266,7 @@ class ScheduleForm(PageForm):
     count = forms.IntegerField(
         label="Number of sessions", required=False, min_value=1, max_value=MAX_SCHEDULE_SESSIONS
     )
-    until = forms.DateField(
-        label="Last date", required=False, widget=DateInput(), help_text="Inclusive."
-    )
+    until = DayField(label="Last date", required=False, widget=DateInput(), help_text="Inclusive.")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

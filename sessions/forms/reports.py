@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from groupcare.forms import DayField
 from members.models import User
 from sessions.enums import Stage
 from sessions.models import Group
@@ -56,11 +57,11 @@ class AttendanceReportForm(forms.Form):
     days as in the API export), optional ``group`` and ``facilitator`` from the viewer's
     choices. Built with :meth:`from_query`, so dates left out take the default range."""
 
-    start = forms.DateField(
+    start = DayField(
         label="From",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    end = forms.DateField(
+    end = DayField(
         label="To",
         help_text=f"Both days included; at most {EXPORT_MAX_DAYS} days.",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

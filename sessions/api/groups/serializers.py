@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from groupcare.api import InputSerializer, OptionalURLField, QueryParameters
+from groupcare.api import DayField, InputSerializer, OptionalURLField, QueryParameters
 from members.enums import Role
 from members.models import Clinic, Member, User
 from sessions.enums import (
@@ -280,8 +280,8 @@ class _GroupFieldsSerializer(InputSerializer):
     )
     video_link = serializers.CharField(required=False, allow_blank=True, max_length=200)
     billing_code = serializers.CharField(required=False, max_length=10)
-    planned_start = serializers.DateField()
-    planned_end = serializers.DateField(required=False, allow_null=True)
+    planned_start = DayField()
+    planned_end = DayField(required=False, allow_null=True)
     late_cancel_notice_hours = serializers.IntegerField(
         required=False, min_value=0, max_value=24 * 14
     )
@@ -363,7 +363,7 @@ class StageTransitionOutputSerializer(serializers.ModelSerializer):
 class StageChangeInputSerializer(InputSerializer):
     to = StageChoiceField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
-    final_session_date = serializers.DateField(
+    final_session_date = DayField(
         required=False, allow_null=True, default=None, help_text="Needed to move to adjourning."
     )
 
@@ -397,8 +397,8 @@ class ScheduleInputSerializer(InputSerializer):
     )
     interval = serializers.IntegerField(required=False, min_value=1, max_value=52)
     count = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SCHEDULE_SESSIONS)
-    until = serializers.DateField(required=False, help_text="Local date, inclusive.")
-    first_date = serializers.DateField(help_text="Local date of the first session.")
+    until = DayField(required=False, help_text="Local date, inclusive.")
+    first_date = DayField(help_text="Local date of the first session.")
     start_time = serializers.TimeField(
         format="%H:%M", input_formats=["%H:%M"], help_text="Local wall-clock time, HH:MM."
     )
