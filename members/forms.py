@@ -12,6 +12,7 @@ from django.utils import timezone
 from groupcare.forms import DayField
 from members.enums import Role
 from members.models import Clinic, Member, User
+from members.validators import validate_single_line
 
 
 class ClinicChoiceField(forms.ModelChoiceField):
@@ -63,7 +64,9 @@ class InviteForm(forms.Form):
 
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
     email = forms.EmailField(label="E-mail address", max_length=254)
-    full_name = forms.CharField(label="Full name", max_length=150)
+    full_name = forms.CharField(
+        label="Full name", max_length=150, validators=[validate_single_line]
+    )
     role = forms.ChoiceField(
         label="Role",
         choices=[(role.value, role.label) for role in Role],
@@ -78,12 +81,14 @@ class InviteForm(forms.Form):
         "login are listed.",
     )
     preferred_name = forms.CharField(
+        validators=[validate_single_line],
         label="Preferred name",
         max_length=100,
         required=False,
         help_text="For a new member record: the name used in the group.",
     )
     legal_name = forms.CharField(
+        validators=[validate_single_line],
         label="Legal name",
         max_length=200,
         required=False,

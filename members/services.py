@@ -6,13 +6,12 @@ import hashlib
 import secrets
 import smtplib
 from collections.abc import Collection, Sequence
-from email.utils import formataddr
 from typing import Any
 
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -280,13 +279,15 @@ def _invitation_mail_send(*, clinic: Clinic, user: User) -> None:
         subject=subject,
         body=render_to_string("emails/invitation.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[formataddr((user.full_name, user.email))],
+        # The address alone: a display name adds nothing the body lacks and is one more
+        # header to keep clean.
+        to=[user.email],
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
     try:
         message.send()
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError, BadHeaderError, ValueError) as exc:
         raise InvitationMailError(
             "The account is ready, but the invitation e-mail could not be sent. "
             "Try “Re-send invitation” on the people page in a few minutes."

@@ -29,3 +29,12 @@ def validate_reminder_offsets(value: object) -> None:
         raise ValidationError(
             "Each reminder offset must be between 5 minutes and 7 days.", code="offset_range"
         )
+
+
+def validate_single_line(value: str) -> None:
+    """A name is one line of printable text: a line break or other control character would
+    break the e-mail headers and lists it is shown in."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValidationError(
+            "Write this on one line, without line breaks or tabs.", code="control_character"
+        )

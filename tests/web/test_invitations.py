@@ -114,8 +114,8 @@ def test_invited_facilitator_sets_a_password_and_is_signed_in_with_the_role(
     )
     assert _roles(user) == {("Riverside", "facilitator")}
     [message] = mailoutbox
-    assert message.subject == "You are invited to GroupCare at Riverside"
-    assert message.to == ["Robin Lee <robin.lee@example.org>"]
+    assert message.subject == "Your invitation to GroupCare"
+    assert message.to == ["robin.lee@example.org"]
     assert "You are invited to GroupCare at Riverside." in message.body
     assert "expires in 3 days" in message.body
     html = message.alternatives[0][0]
@@ -263,7 +263,7 @@ def test_reinviting_a_person_of_the_clinic_sends_a_fresh_link(client_as, world, 
 
     assert response.status_code == 302
     [message] = mailoutbox
-    assert message.to[0].endswith(f"<{facilitator.email}>")
+    assert message.to == [facilitator.email]
     assert _roles(facilitator) == {("Riverside", "facilitator")}
     _browser, done = _set_password(_link_path(message))
     assert done["Location"] == "/"
@@ -307,7 +307,7 @@ def test_resend_emails_a_fresh_link(client_as, world, mailoutbox):
 
     assert (response.status_code, response["Location"]) == (302, "/clinic/people/?show=member")
     [message] = mailoutbox
-    assert message.subject == "You are invited to GroupCare at Riverside"
+    assert message.subject == "Your invitation to GroupCare"
     assert AuditEntry.objects.filter(action="members.invitation.resent").count() == 1
     _, done = _set_password(_link_path(message))
     assert done["Location"] == "/"
@@ -348,3 +348,24 @@ def test_the_invitation_says_nothing_about_care(client_as, world, mailoutbox):
     [message] = mailoutbox
     whole = message.subject + message.body + message.alternatives[0][0]
     assert_not_in(whole, "Tuesday Group", "Thursday Group", "therapy", "Zed Q", "member")
+
+
+def test_the_subject_names_no_clinic(client_as, world, mailoutbox):
+    # A clinic's name can say what it treats; a subject line shows on a lock screen.
+    client_as("admin").post(
+        INVITE, {"email": "y@example.org", "full_name": "Yan", "role": "facilitator"}
+    )
+
+    [message] = mailoutbox
+    assert_not_in(message.subject, world.clinic.name)
+
+
+def test_a_name_with_a_line_break_is_refused_next_to_the_field(client_as, world, mailoutbox):
+    response = client_as("admin").post(
+        INVITE, {"email": "n@example.org", "full_name": "Foo\nBar", "role": "facilitator"}
+    )
+
+    assert response.status_code == 200
+    assert "Write this on one line, without line breaks or tabs." in response.content.decode()
+    assert mailoutbox == []
+    assert not User.objects.filter(email="n@example.org").exists()
