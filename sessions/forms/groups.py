@@ -146,7 +146,9 @@ class GroupForm(PageForm):
         self.group = group
         facilitators = clinic_facilitators(clinic=clinic)
         self.fields["modality"].queryset = modality_choices(clinic=clinic).order_by("name", "pk")  # type: ignore[attr-defined]
-        self.fields["room"].queryset = clinic_rooms_in_use(clinic=clinic)  # type: ignore[attr-defined]
+        self.fields["room"].queryset = clinic_rooms_in_use(
+            clinic=clinic, keep=group.room_id if group else None
+        )  # type: ignore[attr-defined]
         if group is None:
             self.fields["lead_facilitator"].queryset = facilitators  # type: ignore[attr-defined]
             self.fields["co_facilitators"].queryset = facilitators  # type: ignore[attr-defined]

@@ -194,9 +194,10 @@ def clinic_facilitators(*, clinic: Clinic) -> QuerySet[User]:
     )
 
 
-def clinic_rooms_in_use(*, clinic: Clinic) -> QuerySet[Room]:
-    """The rooms of ``clinic`` that are in use, by name."""
-    return Room.objects.filter(clinic=clinic, is_active=True).order_by("name", "pk")
+def clinic_rooms_in_use(*, clinic: Clinic, keep: int | None = None) -> QuerySet[Room]:
+    """The rooms of ``clinic`` that are in use, by name, and the room ``keep`` (a group's
+    current room) even if it is no longer in use, so that editing the group keeps it."""
+    return Room.objects.filter(Q(is_active=True) | Q(pk=keep), clinic=clinic).order_by("name", "pk")
 
 
 def clinic_is_admin(*, user: User, clinic: Clinic) -> bool:

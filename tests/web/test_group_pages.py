@@ -468,6 +468,17 @@ def test_editing_a_group_saves_its_fields_and_co_facilitators(client_as, world):
     assert list(world.group.co_facilitators.all()) == [world.users["other_facilitator"]]
 
 
+def test_editing_a_group_keeps_its_room_after_the_room_left_use(client_as, world):
+    world.room.is_active = False
+    world.room.save(update_fields=["is_active"])
+
+    response = client_as("facilitator").post(f"/groups/{world.group.pk}/edit/", _edit_post(world))
+
+    world.group.refresh_from_db()
+    assert response.status_code == 302
+    assert world.group.room_id == world.room.pk
+
+
 def test_a_maximum_below_the_seats_taken_shows_the_services_refusal(client_as, world):
     EnrolmentFactory(group=world.group, status=EnrolmentStatus.ACTIVE)
 
