@@ -36,8 +36,12 @@ from sessions.services._seats import (
 from sessions.services.notifications import waitlist_offer_notice_queue
 
 
-def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> WaitlistOffer | None:
+def waitlist_offer_next(
+    *, group: Group, by: User | None = None, now: dt.datetime | None = None
+) -> WaitlistOffer | None:
     """Offer one free seat to the first eligible member in line, if there is both.
+
+    ``by`` is the person who asked for it (None when a freed seat offers itself).
 
     A seat is free when active enrolments plus pending offers are below the maximum, so a
     seat already offered is never offered twice. Nothing is offered by an archived or
@@ -63,10 +67,14 @@ def waitlist_offer_next(*, group: Group, now: dt.datetime | None = None) -> Wait
         waitlist_offer_notice_queue(offer=offer, now=now)
         audit_log(
             action="sessions.waitlist.offered",
-            actor=None,
+            actor=by,
             clinic_id=group.clinic_id,
             obj=offer,
-            data={"enrolment_id": enrolment.pk, "group_id": group.pk},
+            data={
+                "enrolment_id": enrolment.pk,
+                "group_id": group.pk,
+                "member_id": enrolment.member_id,
+            },
         )
     return offer
 

@@ -343,7 +343,7 @@ def enrolment_offer_next_view(request: HttpRequest, pk: int) -> HttpResponse:
     the first eligible member in line (:func:`waitlist_offer_next`), who may not be this
     one."""
     enrolment = _managed_enrolment(request, pk)
-    offer = waitlist_offer_next(group=enrolment.group)
+    offer = waitlist_offer_next(group=enrolment.group, by=request.user)
     if offer is None:
         return _render_detail(
             request,

@@ -130,7 +130,7 @@ def test_an_offer_is_audited_with_ids_only(group, first):
         str(offer.pk),
         None,
         group.clinic,
-        {"enrolment_id": first.pk, "group_id": group.pk},
+        {"enrolment_id": first.pk, "group_id": group.pk, "member_id": first.member_id},
     )
 
 

@@ -557,6 +557,11 @@ def test_offering_a_free_seat_to_the_next_in_line(client_as, world):
 
     assert "Offer the free seat to the next in line" in body
     assert WaitlistOffer.objects.get(enrolment=enrolment).status == WaitlistOfferStatus.PENDING
+    entry = AuditEntry.objects.get(action="sessions.waitlist.offered")
+    assert (entry.actor, entry.data["member_id"]) == (
+        world.users["facilitator"],
+        enrolment.member_id,
+    )
 
 
 def test_offering_when_no_seat_is_free_says_so(client_as, world):
