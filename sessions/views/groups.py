@@ -23,7 +23,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from groupcare.errors import DomainError
 from members.models import Clinic
@@ -177,7 +177,7 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The group page: header (modality, stage, seats), stage timeline and guidance, the
     roster (audited as the API's roster is: ``members.member.listed``), the upcoming and
@@ -324,7 +324,7 @@ def group_schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def group_schedule_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The next dates of the schedule in the query string, with the clock changes inside
     the series: the ``preview`` fragment for htmx, the whole editor (form kept) without."""

@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from sessions.forms.group_sessions import WeekForm, monday_of
 from sessions.models import GroupSession
@@ -58,7 +58,7 @@ def _week_start(monday: dt.date) -> dt.datetime:
 
 
 @login_required
-@require_GET
+@require_safe
 def today(request: HttpRequest) -> HttpResponse:
     """The next sessions (paginated, ``?page=``) and the week of ``?week=YYYY-MM-DD`` (any
     day of it; this week by default). A week that is not a date is said plainly on the
