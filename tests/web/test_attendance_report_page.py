@@ -91,7 +91,9 @@ def register(world):
 
 def _week_rows(body):
     """The weekly table's rows as lists of cell texts (tags dropped, spaces folded)."""
-    table = body.split("<caption>Attendance by week")[1].split("</table>")[0]
+    table = body.split('<caption id="attendance-report-table">Attendance by week')[1].split(
+        "</table>"
+    )[0]
     rows = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1], flags=re.S)
     return [
         [
