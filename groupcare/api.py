@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
 from django.core.validators import MaxValueValidator, RegexValidator
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
@@ -353,6 +353,14 @@ def document_query_errors(
     return result
 
 
+# The schema states the range as a pattern (OpenAPI has no bounds for dates); "format: date"
+# is left out, since together they leave generators and validators almost nothing to try.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+    }
+)
 class DayField(serializers.DateField):
     """A calendar day in a request, in the years a clinic plans in (2000 to 2099): a slip
     such as the year 0001 or 9999 is a 400 naming the field, never time-zone arithmetic
