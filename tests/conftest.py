@@ -1,8 +1,8 @@
 """Fixtures shared by the whole suite, and the rule for tests that need real services.
 
-A test marked ``postgres`` or ``redis`` is skipped, with the reason printed in the summary,
-when that service is not configured; with ``GROUPCARE_REQUIRE_SERVICES=true`` (as CI sets)
-it fails instead, so CI can never pass without exercising the real services.
+A test marked ``postgres``, ``redis`` or ``browser`` is skipped, with the reason printed in
+the summary, when that service is not configured; with ``GROUPCARE_REQUIRE_SERVICES=true``
+(as CI sets) it fails instead, so CI can never pass without exercising the real services.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from django.conf import settings
 from groupcare.env import env_bool
 from tests.factories.members import ClinicFactory, ClinicRoleFactory, UserFactory
 
+#: Debian's Chromium, which the browser tests drive (Playwright never downloads its own).
+CHROMIUM = "/usr/bin/chromium"
+
 
 def _missing_service(item: pytest.Item) -> str | None:
     if item.get_closest_marker("postgres") and (
@@ -23,6 +26,8 @@ def _missing_service(item: pytest.Item) -> str | None:
         return "needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:5432/NAME"
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
         return "needs Redis: set REDIS_URL=redis://HOST:6379/0"
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM}: apt-get install chromium"
     return None
 
 
