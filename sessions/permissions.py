@@ -7,11 +7,13 @@ visible but not allowed → 403.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from members.enums import Role
-from members.models import Clinic, ClinicRole, Member
+from members.models import Clinic, ClinicRole, Member, User
 from sessions.enums import EnrolmentStatus
 from sessions.models import Attendance, Enrolment, Group, GroupSession
 
@@ -74,6 +76,18 @@ def can_create_group(user: AnyUser, clinic: Clinic) -> bool:
     return ClinicRole.objects.filter(
         user=user, clinic=clinic, role__in=[Role.ADMIN, Role.FACILITATOR]
     ).exists()
+
+
+def can_create_group_run_by(
+    user: AnyUser, *, clinic: Clinic, lead: User, co_facilitators: Collection[User]
+) -> bool:
+    """Whether ``user`` may create a group of ``clinic`` with this lead and these
+    co-facilitators: a clinic admin any group, a facilitator only one they run."""
+    if not can_create_group(user, clinic):
+        return False
+    if user.pk in {lead.pk, *(person.pk for person in co_facilitators)}:
+        return True
+    return ClinicRole.objects.filter(user=user, clinic=clinic, role=Role.ADMIN).exists()
 
 
 def group_session_queryset_for(user: AnyUser) -> QuerySet[GroupSession]:

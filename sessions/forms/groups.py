@@ -18,6 +18,7 @@ from members.models import Clinic, User
 from sessions.enums import EnrolmentPolicy, Stage
 from sessions.errors import ScheduleError
 from sessions.models import Group, Schedule
+from sessions.permissions import can_create_group_run_by
 from sessions.selectors.group_page import clinic_facilitators, clinic_rooms_in_use
 from sessions.selectors.groups import modality_choices
 from sessions.services.scheduling import WEEKDAYS, rrule_build
@@ -136,13 +137,12 @@ class GroupForm(PageForm):
         *args: Any,
         clinic: Clinic,
         user: User,
-        user_is_admin: bool,
         group: Group | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.user_is_admin = user_is_admin
+        self.clinic = clinic
         self.group = group
         facilitators = clinic_facilitators(clinic=clinic)
         self.fields["modality"].queryset = modality_choices(clinic=clinic).order_by("name", "pk")  # type: ignore[attr-defined]
@@ -170,15 +170,21 @@ class GroupForm(PageForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         lead = cleaned.get("lead_facilitator")
-        if self.group is None and lead is not None and not self.user_is_admin:
-            # The API's rule for creating a group: a facilitator creates groups they run.
-            runs = {lead.pk, *(user.pk for user in cleaned.get("co_facilitators") or [])}
-            if self.user.pk not in runs:
-                self.add_error(
-                    "lead_facilitator",
-                    "A facilitator creates groups they lead or co-facilitate: choose yourself "
-                    "as the lead or as a co-facilitator.",
-                )
+        if (
+            self.group is None
+            and lead is not None
+            and not can_create_group_run_by(
+                self.user,
+                clinic=self.clinic,
+                lead=lead,
+                co_facilitators=cleaned.get("co_facilitators") or [],
+            )
+        ):
+            self.add_error(
+                "lead_facilitator",
+                "A facilitator creates groups they lead or co-facilitate: choose yourself "
+                "as the lead or as a co-facilitator.",
+            )
         return cleaned
 
     @classmethod

@@ -200,11 +200,6 @@ def clinic_rooms_in_use(*, clinic: Clinic, keep: int | None = None) -> QuerySet[
     return Room.objects.filter(Q(is_active=True) | Q(pk=keep), clinic=clinic).order_by("name", "pk")
 
 
-def clinic_is_admin(*, user: User, clinic: Clinic) -> bool:
-    """Whether ``user`` administers ``clinic`` (and so may create groups they do not run)."""
-    return user.clinic_roles.filter(clinic=clinic, role=Role.ADMIN).exists()
-
-
 # --- schedule preview ----------------------------------------------------------------------
 
 

@@ -32,7 +32,6 @@ from sessions.enums import Stage
 from sessions.forms.groups import ClinicChoiceForm, GroupForm, ScheduleForm, StageChangeForm
 from sessions.models import Group, Schedule
 from sessions.selectors.group_page import (
-    clinic_is_admin,
     group_roster_rows,
     group_seats,
     group_sessions_past,
@@ -113,8 +112,7 @@ def group_create_view(request: HttpRequest) -> HttpResponse:
         return render(request, "sessions/group_form.html", {"clinic_choice": choice})
 
     user = request.user
-    is_admin = clinic_is_admin(user=user, clinic=clinic)  # type: ignore[arg-type]
-    form_kwargs: dict[str, Any] = {"clinic": clinic, "user": user, "user_is_admin": is_admin}
+    form_kwargs: dict[str, Any] = {"clinic": clinic, "user": user}
     if request.method == "POST":
         form = GroupForm(request.POST, **form_kwargs)
         if form.is_valid():
@@ -146,7 +144,6 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form_kwargs: dict[str, Any] = {
         "clinic": group.clinic,
         "user": request.user,
-        "user_is_admin": True,  # the creation rule does not apply to a change
         "group": group,
     }
     if request.method == "POST":

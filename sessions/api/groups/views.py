@@ -57,6 +57,7 @@ from sessions.api.groups.serializers import (
 )
 from sessions.enums import AcceptanceMethod, EnrolmentStatus
 from sessions.models import AgreementAcceptance, Group, Modality, Room, Schedule
+from sessions.permissions import can_create_group_run_by
 from sessions.selectors.groups import (
     agreement_current_with_acceptance,
     group_list,
@@ -193,7 +194,9 @@ class GroupViewSet(viewsets.GenericViewSet):
                 raise ValidationError({"lead_facilitator": ["Say who leads the group."]})
             lead = user
         co_facilitators = data.pop("co_facilitators", [])
-        if Role.ADMIN not in roles and user.pk not in {lead.pk, *(u.pk for u in co_facilitators)}:
+        if not can_create_group_run_by(
+            user, clinic=clinic, lead=lead, co_facilitators=co_facilitators
+        ):
             raise ValidationError(
                 {"lead_facilitator": ["A facilitator creates groups they lead or co-facilitate."]}
             )
