@@ -253,6 +253,20 @@ def _row_response(
 # --- changing the session ------------------------------------------------------------------
 
 
+def _who_is_told(expected: int) -> str:
+    if expected == 0:
+        return "No member is expected at it, so no one is told."
+    if expected == 1:
+        return (
+            "The member expected at it is told by e-mail that it is cancelled (not why) "
+            "and gets no reminder for it."
+        )
+    return (
+        f"The {expected} members expected at it are told by e-mail that it is cancelled "
+        "(not why) and get no reminder for it."
+    )
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def session_move(request: HttpRequest, pk: int) -> HttpResponse:
@@ -304,9 +318,7 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     consequences = [
         f"The session of {session.group.name} on {when} is cancelled; the rest of the "
         "series stays as it is.",
-        f"The {expected} member{'' if expected == 1 else 's'} expected at it "
-        f"{'is' if expected == 1 else 'are'} told by e-mail that it is cancelled (not why), "
-        "and get no reminder for it.",
+        _who_is_told(expected),
         "Its facilitators and its room are free again at that time.",
     ]
     return render(

@@ -427,8 +427,8 @@ def test_cancel_page_says_who_is_told(client_as, world, persona, status):
         assert_no_inline_code(body)
         assert "<h1>Cancel this session?</h1>" in body
         assert (
-            "The 1 member expected at it is told by e-mail that it is cancelled (not why), and "
-            "get no reminder for it."
+            "The member expected at it is told by e-mail that it is cancelled (not why) and "
+            "gets no reminder for it."
         ) in body
         assert_not_in(body, *SECRETS)
 
