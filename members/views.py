@@ -202,6 +202,7 @@ def person_roles(request: HttpRequest, clinic_pk: int, user_pk: int) -> HttpResp
             ],
             "form": form,
             "action_label": "Save roles",
+            "calm": True,
             "cancel_url": _back(request, clinic),
         },
     )
