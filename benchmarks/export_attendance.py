@@ -1,5 +1,6 @@
 """Benchmark of the attendance export: rows per second, time to first byte and peak memory
-for N rows and for N/10, to show that memory stays flat however many rows an export holds.
+for N rows and for N/10, to show that memory stays flat however many rows an export holds;
+for the API's CSV and JSON export and for the attendance report page's Excel download.
 
     .venv/bin/python benchmarks/export_attendance.py            # 100,000 rows, SQLite
     .venv/bin/python benchmarks/export_attendance.py --rows 20000
@@ -11,9 +12,17 @@ With it, Django's test-database machinery creates (and afterwards drops) a separ
 ``test_<name>`` database next to the one named, so existing data is never touched.
 
 Each export goes through the whole stack (middleware, authentication, the view, the
-streaming response) with Django's test client, as a clinic admin of the clinic. Memory is
+streaming response) with Django's test client, as a clinic admin of the clinic signed in
+with a session (``force_login``), which both the API and the report page accept. Memory is
 measured with ``tracemalloc`` (Python allocations) in a second pass, so its overhead does
 not slow the timed pass.
+
+The Excel download (``/reports/attendance.xlsx``) writes the whole workbook to a temporary
+file before its first byte leaves (a zip's directory comes last), so its time to first byte
+is close to its total. Its rows are counted by opening the workbook of the warm-up pass
+with openpyxl (read-only), outside the timed pass. Both ranges are within the report's
+limit (:data:`~sessions.selectors.exports.EXPORT_MAX_DAYS` days): more rows mean more
+groups, not more days.
 """
 
 from __future__ import annotations
@@ -29,12 +38,13 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS_PER_GROUP = 12
 YEAR = 2025
 URL = "/api/v1/exports/attendance/"
+XLSX_URL = "/reports/attendance.xlsx"
 
 
 def _configure(var_dir: str) -> bool:
@@ -133,15 +143,24 @@ def _seed(rows: int) -> Any:
     return admin
 
 
-def _export(client: Any, query: dict[str, str], *, measure_memory: bool) -> dict[str, float]:
-    """One export, its body read chunk by chunk and dropped: rows, bytes, seconds, time to
-    the first chunk and (when asked) the peak of Python memory during the export."""
+def _export(
+    client: Any,
+    query: dict[str, str],
+    *,
+    measure_memory: bool,
+    url: str = URL,
+    keep: IO[bytes] | None = None,
+) -> dict[str, float]:
+    """One export, its body read chunk by chunk and dropped (or written to ``keep``, in an
+    untimed pass): rows, bytes, seconds, time to the first chunk and (when asked) the peak
+    of Python memory during the export. An Excel body's rows are counted by
+    :func:`_xlsx_rows` instead (0 here)."""
     if measure_memory:
         tracemalloc.start()
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
     started = time.perf_counter()
-    response = client.get(URL, query, secure=True)
+    response = client.get(url, query, secure=True)
     assert response.status_code == 200, response.content[:300]
     first_byte = None
     size = newlines = 0
@@ -150,14 +169,40 @@ def _export(client: Any, query: dict[str, str], *, measure_memory: bool) -> dict
             first_byte = time.perf_counter() - started
         size += len(chunk)
         newlines += chunk.count(b"\n")
+        if keep is not None:
+            keep.write(chunk)
     total = time.perf_counter() - started
     peak = 0.0
     if measure_memory:
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
     # CSV: a header line and a line per row; JSON: rows separated by ",\n".
-    rows = newlines - 1 if query["format"] == "csv" else (newlines + 1 if size > 2 else 0)
+    export_format = query.get("format", "xlsx")
+    if export_format == "csv":
+        rows = newlines - 1
+    elif export_format == "json":
+        rows = newlines + 1 if size > 2 else 0
+    else:
+        rows = 0
     return {"rows": rows, "bytes": size, "total": total, "first": first_byte or total, "peak": peak}
+
+
+def _xlsx_rows(workbook_file: IO[bytes]) -> int:
+    """The rows of a downloaded workbook under its header, read back with openpyxl
+    (read-only), after checking the sheet and the header."""
+    import openpyxl
+
+    from sessions.selectors.exports import ATTENDANCE_EXPORT_COLUMNS
+    from sessions.spreadsheets import SHEET_TITLE
+
+    workbook_file.seek(0)
+    workbook = openpyxl.load_workbook(workbook_file, read_only=True)
+    try:
+        lines = workbook[SHEET_TITLE].iter_rows(values_only=True)
+        assert next(lines) == ATTENDANCE_EXPORT_COLUMNS
+        return sum(1 for _ in lines)
+    finally:
+        workbook.close()
 
 
 def _list_baseline(admin: Any, query: dict[str, str]) -> float:
@@ -196,6 +241,8 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
+        from sessions.selectors.exports import EXPORT_MAX_DAYS
+
         old_name = connection.settings_dict["NAME"]
         if external:
             connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -221,18 +268,46 @@ def main() -> None:
             )
             print(header)
             print("-" * len(header))
+            csv_rows: dict[str, int] = {}
             for export_format in ("csv", "json"):
                 for label, days in (("N", year), ("N/10", tenth)):
                     query = {**days, "format": export_format}
                     _export(client, query, measure_memory=False)  # warm the caches
                     timed = _export(client, query, measure_memory=False)
                     memory = _export(client, query, measure_memory=True)
+                    if export_format == "csv":
+                        csv_rows[label] = timed["rows"]
                     print(
                         f"{export_format:<7}{label:<8}{timed['rows']:>9,}"
                         f"{timed['bytes'] / 1e6:>8.1f}{timed['total']:>9.2f}"
                         f"{timed['rows'] / timed['total']:>10,.0f}"
                         f"{timed['first'] * 1000:>13.1f}{memory['peak'] / 2**20:>10.2f}"
                     )
+            # The report page's Excel download: the same rows, its own query parameters.
+            rows_by_label: dict[str, int] = {}
+            for label, days in (("N", year), ("N/10", tenth)):
+                query = {"start": days["from"], "end": days["to"]}
+                with tempfile.TemporaryFile(dir=var_dir) as workbook_file:
+                    _export(client, query, measure_memory=False, url=XLSX_URL, keep=workbook_file)
+                    rows_by_label[label] = _xlsx_rows(workbook_file)
+                timed = _export(client, query, measure_memory=False, url=XLSX_URL)
+                memory = _export(client, query, measure_memory=True, url=XLSX_URL)
+                rows = rows_by_label[label]
+                assert rows == csv_rows[label], (rows, csv_rows[label])
+                print(
+                    f"{'xlsx':<7}{label:<8}{rows:>9,}"
+                    f"{timed['bytes'] / 1e6:>8.1f}{timed['total']:>9.2f}"
+                    f"{rows / timed['total']:>10,.0f}"
+                    f"{timed['first'] * 1000:>13.1f}{memory['peak'] / 2**20:>10.2f}"
+                )
+            print(
+                f"\ncsv, json: the API export ({URL})\n"
+                f"xlsx: the report page's Excel download ({XLSX_URL}), rows counted by\n"
+                f"      reading the workbook back; its first byte leaves after the last row\n"
+                f"N: {year['from']} to {year['to']} (365 days), N/10: {tenth['from']} to "
+                f"{tenth['to']} (37 days);\n"
+                f"      the report page allows at most {EXPORT_MAX_DAYS} days"
+            )
             baseline = _list_baseline(admin, year)
             print(
                 f"\nfor comparison, the same {args.rows:,} rows held in a list: "
