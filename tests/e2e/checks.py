@@ -124,9 +124,9 @@ def reflow_report(page: Page, name: str) -> str | None:
     return "\n".join(lines)
 
 
-# Controls a finger must hit on a phone, smaller than 44 x 44 CSS px (the brief's rule; WCAG
-# 2.5.5). A radio or checkbox counts by its label when the label wraps it; links inside
-# running text are exempt, links styled as buttons are not.
+# Controls a finger must hit on a phone, smaller than 44 x 44 CSS px (WCAG 2.5.5, and the
+# house rule for every page). A radio or checkbox counts by its label when the label wraps
+# it; links inside running text are exempt, links styled as buttons are not.
 _SMALL_TARGETS_SCRIPT = """() => {
   const min = 44;
   const visible = (el) => {
