@@ -53,7 +53,6 @@ PREVIEW_DATES = 8
 SERIES_PREVIEW_SPAN = dt.timedelta(days=366 * 11)
 
 #: How many upcoming sessions the group page lists (the rest are on the week calendar).
-UPCOMING_SESSIONS = 10
 
 
 # --- the roster ----------------------------------------------------------------------------
@@ -149,15 +148,15 @@ def _with_attendance(sessions: QuerySet[GroupSession]) -> QuerySet[GroupSession]
 
 
 def group_sessions_upcoming(
-    *, group: Group, now: dt.datetime | None = None, limit: int = UPCOMING_SESSIONS
-) -> list[GroupSession]:
-    """The group's next ``limit`` sessions that have not ended (cancelled ones included, to
-    be shown as such), earliest first, with their room. One query."""
+    *, group: Group, now: dt.datetime | None = None
+) -> QuerySet[GroupSession]:
+    """The group's sessions that have not ended (cancelled ones included, to be shown as
+    such), earliest first, with their room. One query per page."""
     now = now or timezone.now()
-    return list(
+    return (
         GroupSession.objects.filter(group_id=group.pk, end__gt=now)
         .select_related("room")
-        .order_by("start", "pk")[:limit]
+        .order_by("start", "pk")
     )
 
 

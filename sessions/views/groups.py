@@ -23,6 +23,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
 from groupcare.errors import DomainError
@@ -49,6 +50,10 @@ from sessions.services.groups import group_create, group_update, stage_change
 from sessions.services.scheduling import SERIES_NOTICE_AHEAD, schedule_set
 
 PER_PAGE = 25
+#: The next sessions shown at a time on the group page (the rest a page away).
+UPCOMING_PER_PAGE = 10
+#: The query keys of the group page's paged lists: past sessions, upcoming ones, roster.
+PAGE_KEYS = ("page", "upcoming", "roster")
 
 _MANAGERS_ONLY = "Only the group's facilitators and the clinic's admins may open this page."
 
@@ -173,12 +178,20 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the group page ------------------------------------------------------------------------
 
 
+def _other_pages(request: HttpRequest, key: str) -> str:
+    """The page numbers of the page's other lists, kept in the links of the list ``key``."""
+    return urlencode(
+        {name: request.GET[name] for name in PAGE_KEYS if name != key and name in request.GET}
+    )
+
+
 @login_required
 @require_safe
 def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The group page: header (modality, stage, seats), stage timeline and guidance, the
     roster (audited as the API's roster is: ``members.member.listed``), the upcoming and
-    the past sessions with attendance rates (paginated: ``?page=``; roster ``?roster=``)."""
+    the past sessions with attendance rates (each list paged on its own: past sessions
+    ``?page=``, upcoming ``?upcoming=``, roster ``?roster=``)."""
     group = _managed_group(request, pk)
     now = timezone.now()
     roster = Paginator(group_roster_rows(group=group), PER_PAGE).get_page(request.GET.get("roster"))
@@ -190,6 +203,9 @@ def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     past = Paginator(group_sessions_past(group=group, now=now), PER_PAGE).get_page(
         request.GET.get("page")
     )
+    upcoming = Paginator(group_sessions_upcoming(group=group, now=now), UPCOMING_PER_PAGE).get_page(
+        request.GET.get("upcoming")
+    )
     schedule = _schedule_of(group)
     context = {
         "group": group,
@@ -198,11 +214,11 @@ def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "seats": group_seats(group=group),
         "transitions": stage_transition_list(group=group),
         "roster": roster,
-        "roster_query": f"page={past.number}" if past.number > 1 else "",
+        "roster_query": _other_pages(request, "roster"),
         "past": past,
-        "past_query": f"roster={roster.number}" if roster.number > 1 else "",
-        "upcoming": group_sessions_upcoming(group=group, now=now),
-        "upcoming_count": group_sessions_upcoming_count(group=group, now=now),
+        "past_query": _other_pages(request, "page"),
+        "upcoming": upcoming,
+        "upcoming_query": _other_pages(request, "upcoming"),
         "schedule_summary": schedule_summary(schedule, group.clinic.timezone) if schedule else "",
     }
     return render(request, "sessions/group_detail.html", context)

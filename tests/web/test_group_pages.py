@@ -589,3 +589,20 @@ def test_adjourning_on_the_day_of_a_session_marks_it_final(client_as, world):
     assert response.status_code == 302
     assert (world.group.stage, world.group.final_session_date) == (Stage.ADJOURNING, day)
     assert world.future_session.is_final
+
+
+def test_upcoming_sessions_are_paged_and_keep_the_other_lists_pages(client_as, world):
+    first = world.future_session.start
+    for week in range(1, 12):  # with the world's own: twelve sessions to come
+        GroupSessionFactory(group=world.group, start=first + dt.timedelta(weeks=week))
+    client = client_as("facilitator")
+
+    first_page = client.get(f"/groups/{world.group.pk}/", {"roster": "1"}).content.decode()
+    second_page = client.get(f"/groups/{world.group.pk}/", {"upcoming": "2"}).content.decode()
+
+    upcoming = first_page.split('id="upcoming-heading"')[1].split("</section>")[0]
+    assert upcoming.count("<tr>") == 1 + 10  # the header and the next ten
+    assert '<a href="?roster=1&amp;upcoming=2#upcoming-heading" rel="next">Next</a>' in upcoming
+    later = second_page.split('id="upcoming-heading"')[1].split("</section>")[0]
+    assert later.count("<tr>") == 1 + 2
+    assert "Page 2 of 2" in later
