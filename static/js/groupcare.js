@@ -2,9 +2,14 @@
  *
  * - [data-copy-target="ID"] buttons copy the value of the element ID and say so.
  * - Errors from htmx requests are announced instead of failing silently.
+ * - <html class="js"> tells the stylesheet that scripts run.
  */
 (function () {
   "use strict";
+
+  // Controls that only a browser without JavaScript needs (e.g. "Save" where each choice
+  // saves itself) are hidden by the stylesheet once this runs.
+  document.documentElement.classList.add("js");
 
   function announce(text) {
     var region = document.getElementById("live-region");

@@ -226,6 +226,8 @@ def test_facilitator_creates_schedules_enrols_screens_and_takes_attendance_on_a_
         robin_row = page.locator(f"#member-{robin.pk}")
         kit_row = page.locator(f"#member-{kit.pk}")
         expect(robin_row.get_by_role("radio")).to_have_count(5)
+        # One tap per member: each choice saves itself, so no "Save" button is shown.
+        expect(robin_row.get_by_role("button", name="Save Robin")).to_be_hidden()
         look(page, "facilitator-session-attendance", TABLET, PHONE)
 
         robin_row.get_by_label("Present").check()
