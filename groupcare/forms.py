@@ -6,6 +6,9 @@ import datetime as dt
 from typing import Any, Final
 
 from django import forms
+from django.core.exceptions import ValidationError
+
+from groupcare.errors import DomainError
 
 EARLIEST_DAY: Final = dt.date(2000, 1, 1)
 LATEST_DAY: Final = dt.date(2099, 12, 31)
@@ -28,3 +31,18 @@ class DayField(forms.DateField):
         super().validate(value)
         if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+def add_refusal(form: forms.Form, error: Exception, field: str | None = None) -> None:
+    """Show a service's refusal on ``form``, next to the field it concerns: a
+    ValidationError's fields on those fields (one the form lacks at the top), a domain
+    error on ``field`` (or at the top)."""
+    if isinstance(error, ValidationError):
+        if hasattr(error, "error_dict"):
+            for name, errors in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            form.add_error(field if field in form.fields else None, error.messages)
+        return
+    message = error.message if isinstance(error, DomainError) else str(error)
+    form.add_error(field if field in form.fields else None, message)

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from groupcare.errors import DomainError
+from groupcare.querystring import query_without
 from members.enums import Role
 from members.forms import AuditFilterForm, InviteForm, PeopleFilterForm, RolesForm
 from members.models import AuditEntry, Clinic, User
@@ -341,7 +342,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     entries = audit_entry_list(clinics=clinics, **filters)  # type: ignore[arg-type]
     page_obj = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     rows = [(entry, _object_label(entry)) for entry in page_obj.object_list]
-    query = _query({key: value for key, value in request.GET.items() if key != "page"})
+    query = query_without(request, "page")
     return render(
         request,
         "members/audit_list.html",

@@ -19,14 +19,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
 from groupcare.errors import DomainError
+from groupcare.forms import add_refusal
+from groupcare.querystring import query_without
 from members.models import Clinic
 from members.services import member_records_listed
 from sessions.enums import Stage
@@ -52,8 +52,6 @@ from sessions.services.scheduling import SERIES_NOTICE_AHEAD, schedule_set
 PER_PAGE = 25
 #: The next sessions shown at a time on the group page (the rest a page away).
 UPCOMING_PER_PAGE = 10
-#: The query keys of the group page's paged lists: past sessions, upcoming ones, roster.
-PAGE_KEYS = ("page", "upcoming", "roster")
 
 _MANAGERS_ONLY = "Only the group's facilitators and the clinic's admins may open this page."
 
@@ -65,20 +63,6 @@ def _managed_group(request: HttpRequest, pk: int) -> Group:
     if not group.can_manage:  # type: ignore[attr-defined]
         raise PermissionDenied(_MANAGERS_ONLY)
     return group
-
-
-def _attach(form: Form, error: Exception, field: str | None = None) -> None:
-    """Show a service's refusal on ``form``: a ValidationError's fields on those fields (any
-    field the form does not have at the top), a domain error on ``field`` or at the top."""
-    if isinstance(error, ValidationError):
-        if hasattr(error, "error_dict"):
-            for name, errors in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
-        else:
-            form.add_error(field, error.messages)
-        return
-    message = error.message if isinstance(error, DomainError) else str(error)
-    form.add_error(field if field in form.fields else None, message)
 
 
 def _schedule_of(group: Group) -> Schedule | None:
@@ -125,7 +109,7 @@ def group_create_view(request: HttpRequest) -> HttpResponse:
             try:
                 group = group_create(clinic=clinic, by=user, **data)  # type: ignore[arg-type]
             except (ValidationError, DomainError) as error:
-                _attach(form, error)
+                add_refusal(form, error)
             else:
                 messages.success(request, f"Group “{group.name}” created. It starts in forming.")
                 return redirect("sessions:group-detail", group.pk)
@@ -164,7 +148,7 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                     **data,
                 )
             except (ValidationError, DomainError) as error:
-                _attach(form, error)
+                add_refusal(form, error)
             else:
                 messages.success(request, "The group's details are saved.")
                 return redirect("sessions:group-detail", group.pk)
@@ -176,13 +160,6 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the group page ------------------------------------------------------------------------
-
-
-def _other_pages(request: HttpRequest, key: str) -> str:
-    """The page numbers of the page's other lists, kept in the links of the list ``key``."""
-    return urlencode(
-        {name: request.GET[name] for name in PAGE_KEYS if name != key and name in request.GET}
-    )
 
 
 @login_required
@@ -214,11 +191,11 @@ def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "seats": group_seats(group=group),
         "transitions": stage_transition_list(group=group),
         "roster": roster,
-        "roster_query": _other_pages(request, "roster"),
+        "roster_query": query_without(request, "roster"),
         "past": past,
-        "past_query": _other_pages(request, "page"),
+        "past_query": query_without(request, "page"),
         "upcoming": upcoming,
-        "upcoming_query": _other_pages(request, "upcoming"),
+        "upcoming_query": query_without(request, "upcoming"),
         "schedule_summary": schedule_summary(schedule, group.clinic.timezone) if schedule else "",
     }
     return render(request, "sessions/group_detail.html", context)
@@ -258,7 +235,7 @@ def group_stage_view(request: HttpRequest, pk: int) -> HttpResponse:
                     final_session_date=form.cleaned_data["final_session_date"],
                 )
             except DomainError as error:
-                _attach(form, error, _stage_error_field(form, group))
+                add_refusal(form, error, _stage_error_field(form, group))
             else:
                 messages.success(request, f"The group is now {to.label.lower()}.")
                 return redirect("sessions:group-detail", group.pk)
@@ -327,7 +304,7 @@ def group_schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
                     by=request.user,  # type: ignore[arg-type]
                 )
             except DomainError as error:
-                _attach(form, error)
+                add_refusal(form, error)
             else:
                 messages.success(request, f"Schedule saved: {len(sessions)} sessions from now on.")
                 return redirect("sessions:group-detail", group.pk)

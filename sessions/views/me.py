@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,6 +31,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from groupcare.errors import DomainError
+from groupcare.forms import add_refusal
+from groupcare.querystring import query_without
 from members.models import Member, User
 from members.templatetags.viewer import local_datetime
 from members.viewer import viewer_timezone_forget
@@ -77,10 +78,6 @@ def _own_records(user: User) -> list[Member]:
     return records
 
 
-def _query(request: HttpRequest, *, without: str) -> str:
-    return urlencode({k: v for k, v in request.GET.items() if k != without and v})
-
-
 # --- meetings ----------------------------------------------------------------------------
 
 
@@ -111,9 +108,9 @@ def me_meetings(request: HttpRequest) -> HttpResponse:
             "next_notice": _notice(next_session, now) if next_session else None,
             "sessions": sessions,
             "page_obj": page,
-            "query": _query(request, without="page"),
+            "query": query_without(request, "page"),
             "past_page": past_page,
-            "past_query": _query(request, without="past_page"),
+            "past_query": query_without(request, "past_page"),
             "cant_come_statuses": [str(s) for s in CANT_ATTEND_STATUSES],
         },
     )
@@ -306,7 +303,7 @@ def me_groups(request: HttpRequest) -> HttpResponse:
         {
             "cards": _group_cards(list(page.object_list), records, bound),
             "page_obj": page,
-            "query": _query(request, without="page"),
+            "query": query_without(request, "page"),
         },
     )
 
@@ -342,11 +339,8 @@ def me_settings(request: HttpRequest) -> HttpResponse:
                 member = member_update_with_reminders(
                     member=record, by=request.user, **form.service_fields()
                 )
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            except DomainError as exc:
-                form.add_error(None, exc.message)
+            except (ValidationError, DomainError) as exc:
+                add_refusal(form, exc)
             else:
                 if member.timezone != zone_before:
                     viewer_timezone_forget(request)

@@ -25,6 +25,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from groupcare.querystring import query_without
 from sessions.api.exports.serializers import attendance_csv_chunks
 from sessions.forms.reports import AttendanceReportForm, GroupOverviewFilterForm
 from sessions.selectors.exports import attendance_export_clinics
@@ -52,13 +53,6 @@ def _require_staff(request: HttpRequest) -> None:
     """403 for a signed-in person who is admin or facilitator in no clinic."""
     if not staff_clinic_list(user=request.user).exists():
         raise PermissionDenied
-
-
-def _query_without(request: HttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query.urlencode()
 
 
 # --------------------------------------------------------------------------- overview
@@ -89,7 +83,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page_obj": page,
-            "query": _query_without(request, "page"),
+            "query": query_without(request, "page"),
             "filtered": bool(
                 form.cleaned_data.get("stage") or form.cleaned_data.get("facilitator")
             ),

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from groupcare.forms import add_refusal
 from members.models import Clinic
 from members.selectors import admin_clinic_list
 from sessions.errors import NameInUseError
@@ -33,15 +34,6 @@ def _admin_clinics(request: HttpRequest) -> QuerySet[Clinic]:
     if not clinics:  # evaluated once here, its rows cached for the callers
         raise PermissionDenied("Only a clinic admin manages rooms.")
     return clinics
-
-
-def _attach(form: RoomForm, exc: NameInUseError | ValidationError) -> None:
-    """Put a service's refusal next to the field it concerns."""
-    if isinstance(exc, NameInUseError):
-        form.add_error("name", exc.message)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -72,7 +64,7 @@ def room_create_page(request: HttpRequest) -> HttpResponse:
                 by=request.user,
             )
         except (NameInUseError, ValidationError) as exc:
-            _attach(form, exc)
+            add_refusal(form, exc, field="name")
         else:
             messages.success(request, f"{room.name} was added.")
             return HttpResponseRedirect(reverse("sessions:room-list"))
@@ -102,7 +94,7 @@ def room_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
                 is_active=data["is_active"],
             )
         except (NameInUseError, ValidationError) as exc:
-            _attach(form, exc)
+            add_refusal(form, exc, field="name")
         else:
             messages.success(request, f"{room.name} was saved.")
             return HttpResponseRedirect(reverse("sessions:room-list"))
