@@ -13,7 +13,8 @@ RUN pip install -r requirements.txt
 COPY . .
 # collectstatic needs settings that load; these values exist only during the build.
 RUN DJANGO_SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only \
-    DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    DJANGO_ALLOWED_HOSTS=localhost \
+    GROUPCARE_FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1ub3Qtc2VjcmV0LWJ1aWxkLW9ubHk= DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     CELERY_BROKER_URL=memory:// GROUPCARE_VAR_DIR=/tmp/build \
     python manage.py collectstatic --noinput \
  && useradd --system --uid 10001 --home-dir /app groupcare \

@@ -47,6 +47,7 @@ check-migrations: $(VENV)/.installed
 
 deploy-check: $(VENV)/.installed
 	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	GROUPCARE_FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	DJANGO_ALLOWED_HOSTS=groupcare.example.org $(PY) manage.py check --deploy --fail-level WARNING
 
 bench:

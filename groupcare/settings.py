@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "members.audit_context.AuditContextMiddleware",
     "members.viewer.ViewerTimezoneMiddleware",
 ]
@@ -192,6 +195,27 @@ PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[GroupCare] "
 
+# Brute force: attempts are counted in the cache (Redis in production, shared by every web
+# process). Failed logins: 10 a minute from one address, 5 in 5 minutes for one account;
+# allauth counts a wrong MFA code against the same "login_failed" limit of the account.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+
+# Multi-factor authentication: a one-time code app (TOTP) with recovery codes. Staff must
+# enrol before anything else opens (members.mfa.MFARequiredMiddleware); members may opt in.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "GroupCare"
+MFA_RECOVERY_CODE_COUNT = 10
+
+# The list of a person's signed-in sessions (allauth.usersessions): sign-out ends them all.
+USERSESSIONS_TRACK_ACTIVITY = True
+
 # --- Security ------------------------------------------------------------------------
 
 SECURE_PROXY_SSL_HEADER = (
@@ -233,6 +257,38 @@ SILENCED_SYSTEM_CHECKS = [
     # DJANGO_SECURE_HSTS_PRELOAD=true once the domain is ready for the preload list.
     "security.W021",
 ]
+
+# --- Privacy -------------------------------------------------------------------------
+
+# Automatic logoff, in seconds, by role (members.session_timeouts): a session ends after
+# this long without a request (idle) and this long after sign-in whatever happens (absolute).
+# Staff are anyone with an admin or facilitator role, or Django admin access.
+GROUPCARE_SESSION_IDLE_STAFF = env_int("GROUPCARE_SESSION_IDLE_STAFF", 15 * 60)
+GROUPCARE_SESSION_ABSOLUTE_STAFF = env_int("GROUPCARE_SESSION_ABSOLUTE_STAFF", 12 * 3600)
+GROUPCARE_SESSION_IDLE_MEMBER = env_int("GROUPCARE_SESSION_IDLE_MEMBER", 30 * 60)
+GROUPCARE_SESSION_ABSOLUTE_MEMBER = env_int("GROUPCARE_SESSION_ABSOLUTE_MEMBER", 30 * 86400)
+# The cookie never outlives the longest absolute limit.
+SESSION_COOKIE_AGE = max(GROUPCARE_SESSION_ABSOLUTE_STAFF, GROUPCARE_SESSION_ABSOLUTE_MEMBER)
+# The page warns this many seconds before an idle logoff and offers to stay signed in.
+GROUPCARE_SESSION_WARNING = env_int("GROUPCARE_SESSION_WARNING", 60)
+
+# Encryption at rest of clinical free text (screening, enrolment and stage notes): Fernet
+# keys, comma-separated, newest first. The first encrypts; every one decrypts, so a key is
+# rotated by putting a new one in front and running `manage.py encryption_rotate`.
+# Published on purpose, like the development secret key: refused with DEBUG off.
+_DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+GROUPCARE_FIELD_ENCRYPTION_KEYS = env_list("GROUPCARE_FIELD_ENCRYPTION_KEYS")
+if not GROUPCARE_FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "GROUPCARE_FIELD_ENCRYPTION_KEYS is not set. With DJANGO_DEBUG off GroupCare "
+            "encrypts clinical notes with a key of your own, e.g. from `python -c 'from "
+            "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+        )
+    GROUPCARE_FIELD_ENCRYPTION_KEYS = [_DEV_FIELD_KEY]
+
+# Days after a member's last group ended before an admin may anonymise their record.
+GROUPCARE_RETENTION_DAYS = env_int("GROUPCARE_RETENTION_DAYS", 7 * 365)
 
 # --- Internationalisation ------------------------------------------------------------
 

@@ -9,6 +9,9 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault(
+    "GROUPCARE_FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZpZWxkLWtleS10ZXN0LW9ubHktMzI="
+)
 # Keep the embedded broker's and cache's files out of the developer's own var/.
 os.environ.setdefault("GROUPCARE_VAR_DIR", tempfile.mkdtemp(prefix="groupcare-test-"))
 

@@ -182,6 +182,9 @@ class Member(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when an admin anonymised the record after the retention period: its identity and
+    # notes are gone, its attendance stays (counted, with no one behind it).
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["preferred_name", "pk"]

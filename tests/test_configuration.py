@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from groupcare.env import env_bool, env_int, env_list
@@ -126,6 +127,7 @@ def test_deploy_check_passes_with_production_settings(tmp_path):
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="groupcare.example.org",
+        GROUPCARE_FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         GROUPCARE_VAR_DIR=str(tmp_path),
     )
 
