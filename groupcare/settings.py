@@ -91,7 +91,6 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "members.audit_context.AuditContextMiddleware",
     "members.viewer.ViewerTimezoneMiddleware",
 ]
@@ -213,8 +212,9 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "GroupCare"
 MFA_RECOVERY_CODE_COUNT = 10
 
-# The list of a person's signed-in sessions (allauth.usersessions): sign-out ends them all.
-USERSESSIONS_TRACK_ACTIVITY = True
+# The list of a person's signed-in sessions (allauth.usersessions), recorded at sign-in: a
+# sign-out ends them all. Not refreshed on every request (that would be a write per request).
+USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Security ------------------------------------------------------------------------
 

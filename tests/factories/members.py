@@ -1,10 +1,20 @@
 import factory
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from factory.django import DjangoModelFactory
 
-from members.enums import Role
+from members.enums import STAFF_ROLES, Role
 from members.models import Clinic, ClinicRole, Member, User
 
 TEST_PASSWORD = "correct-horse-battery-staple"
+# The one-time-code secret of every test account enrolled in MFA (base32).
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def mfa_enrol(user: User) -> None:
+    """Give ``user`` a one-time-code app, as staff must have before anything else opens."""
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, TEST_TOTP_SECRET)
 
 
 class UserFactory(DjangoModelFactory):
@@ -36,10 +46,18 @@ class ClinicFactory(DjangoModelFactory):
 class ClinicRoleFactory(DjangoModelFactory):
     class Meta:
         model = ClinicRole
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     clinic = factory.SubFactory(ClinicFactory)
     role = Role.FACILITATOR
+
+    @factory.post_generation
+    def _mfa(obj, create, extracted, **kwargs):
+        # Staff cannot use GroupCare before enrolling in MFA; test staff arrive enrolled.
+        # ``ClinicRoleFactory(..., _mfa=False)`` makes one who has not enrolled yet.
+        if create and extracted is not False and obj.role in STAFF_ROLES:
+            mfa_enrol(obj.user)
 
 
 class MemberFactory(DjangoModelFactory):
