@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from groupcare.forms import DayField
 from members.enums import Role
 from members.models import Clinic, Member, User
 from members.validators import validate_single_line
+
+
+class _LoadedChoiceIterator(ModelChoiceIterator):
+    """Iterates the field's queryset itself, whose rows are cached once read, where
+    Django's iterator reads them again with ``.iterator()``: a view that reads a field's
+    member records to audit them (:meth:`MemberChoiceField.shown`) and the widget that
+    renders them then share one query."""
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
 
 
 class ClinicChoiceField(forms.ModelChoiceField):
@@ -24,6 +39,19 @@ class ClinicChoiceField(forms.ModelChoiceField):
 
 def _clinic_field(clinics: QuerySet[Clinic], **kwargs: Any) -> ClinicChoiceField:
     return ClinicChoiceField(queryset=clinics, label="Clinic", **kwargs)
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    """A choice of member records: showing it shows their names, so the view audits
+    :meth:`shown` (the rows the widget then renders, read once)."""
+
+    iterator = _LoadedChoiceIterator
+
+    def label_from_instance(self, obj: Member) -> str:
+        return f"{obj.preferred_name} ({obj.legal_name})"
+
+    def shown(self) -> list[Member]:
+        return list(self.queryset)
 
 
 class PeopleFilterForm(forms.Form):
@@ -72,7 +100,7 @@ class InviteForm(forms.Form):
         choices=[(role.value, role.label) for role in Role],
         widget=forms.RadioSelect,
     )
-    member = forms.ModelChoiceField(
+    member = MemberChoiceField(
         queryset=Member.objects.none(),
         required=False,
         label="Existing member record",
@@ -157,11 +185,6 @@ class RolesForm(forms.Form):
 class ActorChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
-
-
-class MemberChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Member) -> str:
-        return f"{obj.preferred_name} ({obj.legal_name})"
 
 
 class AuditFilterForm(forms.Form):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import smtplib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from allauth.account.forms import default_token_generator
@@ -51,32 +51,108 @@ def audit_log(
     )
 
 
-def member_record_viewed(*, member: Member, by: User) -> None:
+def member_data_viewed(
+    *,
+    by: User,
+    action: str,
+    clinic_id: int | None,
+    member_ids: Iterable[int],
+    obj: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry | None:
+    """Record that ``by`` was shown member data of one clinic: one audit entry ``action``
+    (``members.member.viewed``, ``sessions.roster.viewed``…) naming the members by id in
+    ``data["member_ids"]`` (sorted, never names), with the request's address and agent.
+
+    Called by a view after it authorised the request and loaded what it shows, and only
+    for a response that shows the data; ``member_ids`` come from the rows already loaded
+    (no query of its own: one INSERT). A response that shows no member writes nothing.
+    ``data`` adds ids and codes (never names or notes). No transaction of its own: a read
+    changes nothing else for the entry to agree with.
+    """
+    ids = sorted(set(member_ids))
+    if not ids:
+        return None
+    return audit_log(
+        action=action,
+        actor=by,
+        clinic_id=clinic_id,
+        obj=obj,
+        data={**(data or {}), "member_ids": ids},
+    )
+
+
+def member_data_listed(
+    *,
+    by: User,
+    action: str,
+    members: Iterable[tuple[int, int]],
+    obj: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[AuditEntry]:
+    """:func:`member_data_viewed` for rows that may come from several clinics, as
+    ``(clinic_id, member_id)`` pairs: one entry per clinic, so each clinic's audit log
+    names its own members only (nothing crosses clinics). A request of one clinic, the
+    norm, writes exactly one entry; a list showing nobody writes none."""
+    by_clinic: dict[int, set[int]] = {}
+    for clinic_id, member_id in members:
+        by_clinic.setdefault(clinic_id, set()).add(member_id)
+    entries = []
+    for clinic_id in sorted(by_clinic):
+        entry = member_data_viewed(
+            by=by,
+            action=action,
+            clinic_id=clinic_id,
+            member_ids=by_clinic[clinic_id],
+            obj=obj,
+            data=data,
+        )
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def member_record_viewed(
+    *, member: Member, by: User, action: str = "members.member.viewed"
+) -> None:
     """Record that ``by`` read ``member``'s record (contact details included): the audit
     entry names the record by id, never its contents."""
-    audit_log(
-        action="members.member.viewed",
-        actor=by,
-        clinic_id=member.clinic_id,
-        obj=member,
+    member_data_viewed(
+        by=by, action=action, clinic_id=member.clinic_id, member_ids=[member.pk], obj=member
     )
 
 
 def member_records_listed(
-    *, members: Sequence[Member], by: User, obj: models.Model | None = None
+    *,
+    members: Iterable[Member],
+    by: User,
+    obj: models.Model | None = None,
+    action: str = "members.member.listed",
 ) -> None:
     """Record that ``by`` was shown ``members``' records in a list (a page of the member
-    list, a group's roster): one entry per clinic, naming the records by id only."""
-    by_clinic: dict[int, list[int]] = {}
+    list, the invitation form's choice of records): one entry per clinic (one for a page
+    of one clinic), naming the records by id only."""
+    member_data_listed(
+        by=by,
+        action=action,
+        members=((member.clinic_id, member.pk) for member in members),
+        obj=obj,
+    )
+
+
+def audit_log_viewed(*, by: User, clinic_ids: Iterable[int], members: Iterable[Member]) -> None:
+    """Record that ``by`` read the audit log of ``clinic_ids`` (who did what to whom) with
+    ``members`` named in its filter: ``members.audit.viewed``, one entry per clinic whose
+    log or members were shown, naming its members by id (none when it has none)."""
+    by_clinic: dict[int, set[int]] = {clinic_id: set() for clinic_id in clinic_ids}
     for member in members:
-        by_clinic.setdefault(member.clinic_id, []).append(member.pk)
-    for clinic_id, member_ids in by_clinic.items():
+        by_clinic.setdefault(member.clinic_id, set()).add(member.pk)
+    for clinic_id in sorted(by_clinic):
         audit_log(
-            action="members.member.listed",
+            action="members.audit.viewed",
             actor=by,
             clinic_id=clinic_id,
-            obj=obj,
-            data={"member_ids": member_ids},
+            data={"member_ids": sorted(by_clinic[clinic_id])},
         )
 
 

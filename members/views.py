@@ -41,6 +41,7 @@ from members.selectors import (
 )
 from members.services import (
     InvitationMailError,
+    audit_log_viewed,
     clinic_role_set,
     invitation_resend,
     invitation_send,
@@ -122,6 +123,7 @@ def invite(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None, initial=initial, **form_kwargs
     )
     if request.method == "POST" and form.is_valid():
+        # A successful invitation redirects: the form's records are not shown again.
         data = form.cleaned_data
         clinic = data["clinic"]
         several = len(form.clinics) > 1
@@ -145,6 +147,11 @@ def invite(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Invitation sent to {data['email']}.")
             show = Role.MEMBER.value if data["role"] == Role.MEMBER else "staff"
             return HttpResponseRedirect(_people_url(clinic, several=several, show=show))
+    # The choice of records without a login names them: a listing of member records.
+    member_records_listed(
+        members=form.fields["member"].shown(),  # type: ignore[attr-defined]
+        by=request.user,  # type: ignore[arg-type]
+    )
     return render(request, "members/people_invite.html", {"form": form})
 
 
@@ -314,8 +321,12 @@ def _object_label(entry: AuditEntry) -> str:
 @require_http_methods(["GET"])
 def audit(request: HttpRequest) -> HttpResponse:
     """The audit log of the admin's clinics, newest first, filtered by actor, action
-    prefix, member record and date range (days in the viewer's zone). Reading the log is
-    not itself audited. A clinic, actor or member outside the admin's clinics is a 404."""
+    prefix, member record and date range (days in the viewer's zone). A clinic, actor or
+    member outside the admin's clinics is a 404.
+
+    Reading the log is a read of who saw whom, and its member filter names every member
+    record: audited as ``members.audit.viewed`` (after the page's rows are read, so an
+    entry never lists itself)."""
     clinics = _admin_clinics(request)
     form = AuditFilterForm(
         request.GET or None,
@@ -324,6 +335,7 @@ def audit(request: HttpRequest) -> HttpResponse:
         members=clinic_member_choices(clinics=clinics),
     )
     filters: dict[str, object] = {}
+    shown_clinic_ids = [clinic.pk for clinic in clinics]
     if form.is_bound:
         if any(name in form.errors for name in ("clinic", "actor", "member")):
             raise Http404("No such clinic, person or member among yours.")
@@ -331,6 +343,7 @@ def audit(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             if data.get("clinic"):
                 clinics = clinics.filter(pk=data["clinic"].pk)
+                shown_clinic_ids = [data["clinic"].pk]
             end = data.get("end")
             filters = {
                 "actor_id": data["actor"].pk if data.get("actor") else None,
@@ -342,6 +355,11 @@ def audit(request: HttpRequest) -> HttpResponse:
     entries = audit_entry_list(clinics=clinics, **filters)  # type: ignore[arg-type]
     page_obj = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     rows = [(entry, _object_label(entry)) for entry in page_obj.object_list]
+    audit_log_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        clinic_ids=shown_clinic_ids,
+        members=form.fields["member"].shown(),  # type: ignore[attr-defined]
+    )
     query = query_without(request, "page")
     return render(
         request,

@@ -108,6 +108,57 @@ def attendance_export_clinics(*, user: AnyUser, group: Group | None = None) -> l
     return list(Clinic.objects.filter(roles__user=user).distinct().order_by("pk"))
 
 
+def _local_midnight(day: dt.date, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """Midnight at the start of ``day`` in ``tz``, clamped to the calendar's ends."""
+    try:
+        return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    except OverflowError:  # pragma: no cover - the query serializer keeps dates inside
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def attendance_export_member_ids(
+    *,
+    user: AnyUser,
+    clinics: list[Clinic],
+    first_day: dt.date,
+    last_day: dt.date,
+    group_id: int | None = None,
+    facilitator_id: int | None = None,
+) -> dict[int, list[int]]:
+    """The members whose rows an export of ``clinics`` holds, by clinic id (each list
+    sorted): the same rows as :func:`attendance_export_rows` (and, with ``facilitator_id``,
+    as the report's rows of that person's sessions), the local dates checked in the
+    database with each clinic's own midnight. One query (none without clinics), run
+    before the first byte so that the audit entry can name them."""
+    if not clinics:
+        return {}
+    in_range = Q()
+    for clinic in clinics:
+        tz = zoneinfo.ZoneInfo(clinic.timezone)
+        try:
+            end = _local_midnight(last_day + dt.timedelta(days=1), tz)
+        except OverflowError:  # pragma: no cover - the query serializer keeps dates inside
+            end = dt.datetime.max.replace(tzinfo=dt.UTC)
+        in_range |= Q(
+            session__group__clinic_id=clinic.pk,
+            session__start__gte=_local_midnight(first_day, tz),
+            session__start__lt=end,
+        )
+    rows = attendance_queryset_for(user).filter(in_range)
+    if group_id is not None:
+        rows = rows.filter(session__group_id=group_id)
+    if facilitator_id is not None:
+        rows = rows.filter(session__facilitations__facilitator_id=facilitator_id)
+    by_clinic: dict[int, list[int]] = {clinic.pk: [] for clinic in clinics}
+    for clinic_id, member_id in (
+        rows.order_by("session__group__clinic_id", "member_id")
+        .values_list("session__group__clinic_id", "member_id")
+        .distinct()
+    ):
+        by_clinic[clinic_id].append(member_id)
+    return by_clinic
+
+
 def attendance_export_queryset(
     *,
     user: AnyUser,

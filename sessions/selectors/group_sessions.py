@@ -9,7 +9,8 @@ representation needs, in the same query: the group and its clinic, the room, and
 - ``can_run``: the caller may record the session's attendance (those who manage the group,
   and a substitute facilitator of this session);
 - ``own_attendance``: the status of the caller's own attendance row, when they are a member
-  with one (None otherwise).
+  with one (None otherwise), and ``own_attendance_member_id``, the member record it is of
+  (for the audit entry of whoever is shown it).
 
 The facilitators come with one more query for the whole page (``facilitator_rows``).
 """
@@ -39,7 +40,7 @@ def _with_representation(sessions: QuerySet[GroupSession], user: AnyUser) -> Que
         session_id=OuterRef("pk"),
         member__user=user,
         member__clinic_id=OuterRef("group__clinic_id"),
-    ).values("status")[:1]
+    )
     facilitations = SessionFacilitator.objects.select_related("facilitator").order_by(
         "facilitator__full_name", "facilitator_id"
     )
@@ -47,7 +48,8 @@ def _with_representation(sessions: QuerySet[GroupSession], user: AnyUser) -> Que
         sessions.annotate(
             can_manage=Exists(managed_group_queryset_for(user).filter(pk=OuterRef("group_id"))),
             can_run=Exists(managed_group_session_queryset_for(user).filter(pk=OuterRef("pk"))),
-            own_attendance=Subquery(own_attendance),
+            own_attendance=Subquery(own_attendance.values("status")[:1]),
+            own_attendance_member_id=Subquery(own_attendance.values("member_id")[:1]),
             has_seat=seat_holder_exists(user, group_ref=OuterRef("group_id")),
         )
         .select_related("group__clinic", "room")

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from members.models import Member, User
 from members.permissions import is_clinic_admin
-from members.services import audit_log, member_create
+from members.services import audit_log, member_create, member_data_viewed
 from sessions.enums import (
     OPEN_ENROLMENT_STATUSES,
     EnrolmentStatus,
@@ -170,10 +170,11 @@ def enrolment_refer_new_member(
 def screening_viewed(*, screening: Screening, enrolment: Enrolment, by: User) -> None:
     """Record that ``by`` read ``enrolment``'s screening (clinical findings): by id, never
     its contents."""
-    audit_log(
+    member_data_viewed(
+        by=by,
         action="sessions.screening.viewed",
-        actor=by,
         clinic_id=enrolment.group.clinic_id,
+        member_ids=[enrolment.member_id],
         obj=screening,
         data={"enrolment_id": enrolment.pk},
     )

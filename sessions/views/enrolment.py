@@ -13,8 +13,10 @@ the form; the buttons of the enrolment page re-render that page with the message
 Success redirects (POST/redirect/GET) with a message.
 
 Audit. The enrolment page shows the member's record (contact details): ``members.member.
-viewed``. The add page lists member records: ``members.member.listed``. The screening page
-shows the latest screening's findings: ``sessions.screening.viewed``, as the API does.
+viewed`` (also when a refused button shows it again). The add page lists member records:
+``members.member.listed``. The screening page shows the latest screening's findings:
+``sessions.screening.viewed``, as the API does (``sessions.enrolment.viewed`` while there
+is none). The pages that confirm an ending name the member: ``sessions.enrolment.viewed``.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from sessions.services.enrolment import (
     screening_record,
     screening_viewed,
 )
+from sessions.services.reads import enrolment_viewed
 from sessions.services.waitlist import (
     waitlist_offer_accept,
     waitlist_offer_decline,
@@ -464,6 +467,7 @@ def _confirm(
     form: Any,
     action_label: str,
 ) -> HttpResponse:
+    enrolment_viewed(enrolment=enrolment, by=request.user)  # type: ignore[arg-type]
     return render(
         request,
         "components/confirm.html",
@@ -574,6 +578,8 @@ def enrolment_screening(request: HttpRequest, pk: int) -> HttpResponse:
     latest = screening_latest_detail(enrolment=enrolment)
     if latest is not None:
         screening_viewed(screening=latest, enrolment=enrolment, by=request.user)
+    else:
+        enrolment_viewed(enrolment=enrolment, by=request.user)  # type: ignore[arg-type]
     findings = (
         [
             {

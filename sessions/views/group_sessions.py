@@ -11,6 +11,10 @@ of the group) gets a 403.
 Domain refusals come back on the page next to what they concern, with status 200; the
 htmx attendance fragment also answers 200 with the refusal in the member's row, because
 htmx swaps only successful responses into the page.
+
+Audit. The attendance sheet names the members with their marks: showing it (the page, or a
+member's row after a refused mark) writes ``sessions.attendance.viewed``. A saved mark is
+recorded by its service (``sessions.attendance.recorded``) and its row shows nothing more.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from sessions.selectors.attendance import AttendanceSheetRow, session_attendance
 from sessions.selectors.group_sessions import group_session_list
 from sessions.selectors.week import CANT_COME_STATUSES, session_outlooks, session_staff_choices
 from sessions.services.attendance import AttendanceEntry, attendance_lock_at, attendance_record
+from sessions.services.reads import attendance_viewed
 from sessions.services.scheduling import group_session_cancel, group_session_move
 
 MANAGERS_ONLY: Final = "Only the group's facilitators and a clinic admin may change this session."
@@ -159,6 +164,15 @@ def _sheet_state(request: HttpRequest, session: GroupSession, now: dt.datetime) 
     return SheetState(mode=mode, locks_at=locks_at)
 
 
+def _sheet_shown(request: HttpRequest, session: GroupSession, member_ids: list[int]) -> None:
+    clinic_id = session.group.clinic_id
+    attendance_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        members=[(clinic_id, member_id) for member_id in member_ids],
+        obj=session,
+    )
+
+
 def _detail_context(
     request: HttpRequest, session: GroupSession, bound: dict[int, AttendanceMarkForm] | None = None
 ) -> dict[str, Any]:
@@ -166,6 +180,7 @@ def _detail_context(
     bound = bound or {}
     rows = session_attendance_sheet(session=session)
     lines = [_line(row, bound.get(row.member.pk)) for row in rows]
+    _sheet_shown(request, session, [row.member.pk for row in rows])
     return {
         "session": session,
         "group": session.group,
@@ -180,8 +195,8 @@ def _detail_context(
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The session and its attendance sheet. Like the API's sheet, showing it writes no
-    audit entry of its own (it shows preferred names only, no member record)."""
+    """The session and its attendance sheet (audited: ``sessions.attendance.viewed``, as
+    the API's sheet)."""
     session = _run_session(request, pk)
     return render(request, "sessions/session_detail.html", _detail_context(request, session))
 
@@ -231,6 +246,7 @@ def session_attendance(request: HttpRequest, pk: int, member_pk: int) -> HttpRes
     if request.htmx:  # type: ignore[attr-defined]
         errors = " ".join(form.errors.get("status", []))
         announce = f"Not saved for {row.member.preferred_name}: {errors}"
+        _sheet_shown(request, session, [member_pk])
         return _row_response(request, session, _line(row, form), announce)
     context = _detail_context(request, session, bound={member_pk: form})
     return render(request, "sessions/session_detail.html", context)

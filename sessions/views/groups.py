@@ -28,7 +28,6 @@ from groupcare.errors import DomainError
 from groupcare.forms import add_refusal
 from groupcare.querystring import query_without
 from members.models import Clinic
-from members.services import member_records_listed
 from sessions.enums import Stage
 from sessions.forms.groups import ClinicChoiceForm, GroupForm, ScheduleForm, StageChangeForm
 from sessions.models import Group, Schedule
@@ -47,6 +46,7 @@ from sessions.selectors.groups import (
     stage_transition_list,
 )
 from sessions.services.groups import group_create, group_update, stage_change
+from sessions.services.reads import roster_viewed
 from sessions.services.scheduling import SERIES_NOTICE_AHEAD, schedule_set
 
 PER_PAGE = 25
@@ -166,16 +166,16 @@ def group_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def group_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The group page: header (modality, stage, seats), stage timeline and guidance, the
-    roster (audited as the API's roster is: ``members.member.listed``), the upcoming and
+    roster (audited as the API's roster is: ``sessions.roster.viewed``), the upcoming and
     the past sessions with attendance rates (each list paged on its own: past sessions
     ``?page=``, upcoming ``?upcoming=``, roster ``?roster=``)."""
     group = _managed_group(request, pk)
     now = timezone.now()
     roster = Paginator(group_roster_rows(group=group), PER_PAGE).get_page(request.GET.get("roster"))
-    member_records_listed(
-        members=[enrolment.member for enrolment in roster],
+    roster_viewed(
+        group=group,
+        member_ids=[enrolment.member_id for enrolment in roster],
         by=request.user,  # type: ignore[arg-type]
-        obj=group,
     )
     past = Paginator(group_sessions_past(group=group, now=now), PER_PAGE).get_page(
         request.GET.get("page")

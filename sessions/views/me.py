@@ -12,6 +12,11 @@ record, labelled with the clinic's name (reminders and time zone are per record)
 
 Forms with errors are re-rendered with status 200, the error next to its field; a refusal
 of a service (a :class:`~groupcare.errors.DomainError`) is shown as the form's message.
+
+Audit. A member reading their own data is audited as staff's reads of it are: their
+attendance (meetings, "I can't come": ``sessions.attendance.viewed``), their enrolments and
+agreements (groups: ``sessions.enrolment.viewed``) and their record's settings
+(``members.member.viewed``). The calendar-link pages show no member data.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from groupcare.errors import DomainError
 from groupcare.forms import add_refusal
 from groupcare.querystring import query_without
 from members.models import Member, User
+from members.services import member_records_listed
 from members.templatetags.viewer import local_datetime
 from members.viewer import viewer_timezone_forget
 from sessions.enums import (
@@ -64,6 +70,7 @@ from sessions.services.agreements import agreement_accept
 from sessions.services.attendance import CANT_ATTEND_STATUSES, attendance_cant_attend
 from sessions.services.calendar_feeds import calendar_feed_issue, calendar_feed_revoke
 from sessions.services.notifications import member_update_with_reminders
+from sessions.services.reads import ENROLMENT_VIEWED, attendance_viewed, enrolments_viewed
 
 PAGE_SIZE = 25
 NOT_A_MEMBER = "These pages are for members of a group. Your own pages are in the menu above."
@@ -100,6 +107,17 @@ def me_meetings(request: HttpRequest) -> HttpResponse:
 
     past = member_past_attendance(user=request.user, records=records, now=now)
     past_page = Paginator(past, PAGE_SIZE).get_page(request.GET.get("past_page"))
+    attendance_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        members=[
+            *((row.session.group.clinic_id, row.member_id) for row in past_page),
+            *(
+                (session.group.clinic_id, session.own_attendance_member_id)  # type: ignore[attr-defined]
+                for session in page
+                if session.own_attendance is not None  # type: ignore[attr-defined]
+            ),
+        ],
+    )
     return render(
         request,
         "sessions/me_meetings.html",
@@ -170,6 +188,11 @@ def me_cant_come(request: HttpRequest, session_pk: int) -> HttpResponse:
             if request.htmx:
                 return HttpResponse(status=204, headers={"HX-Redirect": target})
             return redirect(target)
+    attendance_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        members=[(session.group.clinic_id, own.member_id)],
+        obj=session,
+    )
     already = session.own_attendance in CANT_ATTEND_STATUSES  # type: ignore[attr-defined]
     possible = session.status != SessionStatus.CANCELLED and now < session.start
     return render(
@@ -297,11 +320,21 @@ def me_groups(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect(reverse("sessions:me-groups") + f"#group-{agreement.group_id}")
     page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
+    cards = _group_cards(list(page.object_list), records, bound)
+    enrolments_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        members=[
+            (card.group.clinic_id, card.enrolment.member_id)
+            for card in cards
+            if card.enrolment is not None
+        ],
+        action=ENROLMENT_VIEWED,
+    )
     return render(
         request,
         "sessions/me_groups.html",
         {
-            "cards": _group_cards(list(page.object_list), records, bound),
+            "cards": cards,
             "page_obj": page,
             "query": query_without(request, "page"),
         },
@@ -348,6 +381,11 @@ def me_settings(request: HttpRequest) -> HttpResponse:
                 return redirect("sessions:me-settings")
     feed = calendar_feed_live(user=request.user)
     feed_url = calendar_feed_url(feed) if feed else ""
+    member_records_listed(
+        members=records,
+        by=request.user,  # type: ignore[arg-type]
+        action="members.member.viewed",
+    )
     return render(
         request,
         "sessions/me_settings.html",

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_http_methods
 from groupcare.querystring import query_without
 from sessions.api.exports.serializers import attendance_csv_chunks
 from sessions.forms.reports import AttendanceReportForm, GroupOverviewFilterForm
-from sessions.selectors.exports import attendance_export_clinics
+from sessions.selectors.exports import attendance_export_clinics, attendance_export_member_ids
 from sessions.selectors.groups import staff_clinic_list
 from sessions.selectors.overview import (
     OVERVIEW_WEEKS,
@@ -207,9 +207,19 @@ def _download(request: HttpRequest, export_format: str) -> HttpResponse:
         return _render_report(request, form, status=400)
     first_day, last_day = form.cleaned_data["start"], form.cleaned_data["end"]
     group, facilitator = form.cleaned_data["group"], form.cleaned_data["facilitator"]
+    clinics = attendance_export_clinics(user=request.user, group=group)
+    facilitator_id = facilitator.pk if facilitator else None
     attendance_export_record(
         by=request.user,
-        clinics=attendance_export_clinics(user=request.user, group=group) or [None],
+        clinics=clinics or [None],
+        member_ids=attendance_export_member_ids(
+            user=request.user,
+            clinics=clinics,
+            first_day=first_day,
+            last_day=last_day,
+            group_id=group.pk if group else None,
+            facilitator_id=facilitator_id,
+        ),
         group=group,
         first_day=first_day,
         last_day=last_day,

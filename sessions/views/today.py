@@ -3,6 +3,9 @@
 Staff only: a facilitator sees the sessions they run (their groups and any they cover as a
 substitute), a clinic admin every session of their clinic(s). A signed-in user without a
 staff role (a member) gets 403.
+
+Audit. A session's line names the members who said they can't come (an excused absence
+recorded ahead): showing any writes ``sessions.attendance.viewed`` naming them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sessions.selectors.week import (
     run_session_week,
     session_outlooks,
 )
+from sessions.services.reads import attendance_viewed
 
 #: "Next sessions" is a short look ahead; the week calendar below shows the rest.
 NEXT_SESSIONS_PER_PAGE: Final = 5
@@ -105,6 +109,14 @@ def today(request: HttpRequest) -> HttpResponse:
             )
         )
 
+    attendance_viewed(
+        by=request.user,  # type: ignore[arg-type]
+        members=[
+            (shown[session_pk].group.clinic_id, member.pk)
+            for session_pk, outlook in outlooks.items()
+            for member in outlook.cant_come
+        ],
+    )
     context = {
         "next_lines": [line(session) for session in page_obj.object_list],
         "page_obj": page_obj,

@@ -487,19 +487,23 @@ def test_the_export_is_audited_before_the_first_byte(world, api, register):
         "",
         "",
     )
+    assert entry.ip_address == "127.0.0.1"
+    assert response.streaming
+    header, *rows = _csv(response)
+    shown = sorted({int(row[header.index("member_id")]) for row in rows})
+    assert shown
     assert entry.data == {
         "from": "2026-06-01",
         "to": "2026-06-30",
         "group_id": None,
         "format": "csv",
+        "member_ids": shown,
     }
-    assert entry.ip_address == "127.0.0.1"
-    assert response.streaming
 
 
 def test_an_export_of_one_group_is_audited_on_that_group(world, api, register):
     query = {**JUNE, "group": world.group.pk}
-    signed_in(api, world.users["member"]).get(URL, query)
+    response = signed_in(api, world.users["member"]).get(URL, query)
 
     entry = AuditEntry.objects.get(action="sessions.attendance.exported")
     assert (entry.actor, entry.clinic, entry.object_type, entry.object_id) == (
@@ -513,7 +517,9 @@ def test_an_export_of_one_group_is_audited_on_that_group(world, api, register):
         "to": "2026-06-30",
         "group_id": world.group.pk,
         "format": "json",
+        "member_ids": sorted({row["member_id"] for row in _json(response)}),
     }
+    assert entry.data["member_ids"] == [world.member_record.pk]
 
 
 def test_an_export_reaching_two_clinics_is_audited_in_each(world, api):
@@ -628,12 +634,12 @@ def test_a_large_export_leaves_in_several_chunks(world, api, monkeypatch):
 def test_an_export_runs_the_same_queries_for_1_or_50_rows(
     world, api, django_assert_num_queries, size, export_format
 ):
-    """Session and user (2), the clinics to audit (1), savepoint, audit entry and release
-    (3), the rows (1)."""
+    """Session and user (2), the clinics to audit (1), the members the export holds (1),
+    savepoint, audit entry and release (3), the rows (1)."""
     _many_rows(world, size)
     client = signed_in(api, world.users["admin"])
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(URL, {**JUNE, "format": export_format})
         body = b"".join(response.streaming_content)
 
@@ -645,7 +651,7 @@ def test_an_export_of_one_group_runs_as_many_queries(world, api, django_assert_n
     _many_rows(world, 5)
     client = signed_in(api, world.users["facilitator"])
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(URL, {**JUNE, "group": world.group.pk})
         assert len(json.loads(b"".join(response.streaming_content))) == 5
 

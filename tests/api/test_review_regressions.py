@@ -181,20 +181,26 @@ def test_a_page_of_member_records_or_a_staff_roster_is_audited_by_ids(world):
     assert api.get("/api/v1/members/").status_code == 200
     assert api.get(f"/api/v1/groups/{world.group.pk}/roster/").status_code == 200
 
-    listed = AuditEntry.objects.filter(
-        actor=world.users["facilitator"], action="members.member.listed"
+    read = AuditEntry.objects.filter(
+        actor=world.users["facilitator"],
+        action__in=["members.member.listed", "sessions.roster.viewed"],
     ).order_by("pk")
-    assert [entry.data["member_ids"] for entry in listed] == [
-        [world.member_record.pk],
-        [world.member_record.pk],
+    assert [(entry.action, entry.data["member_ids"]) for entry in read] == [
+        ("members.member.listed", [world.member_record.pk]),
+        ("sessions.roster.viewed", [world.member_record.pk]),
     ]
-    assert listed[1].object_id == str(world.group.pk)
+    assert read[1].object_id == str(world.group.pk)
 
 
-def test_a_members_view_of_the_roster_is_not_a_read_of_records(world):
+def test_a_members_view_of_the_roster_is_audited_as_a_roster_not_a_read_of_records(world):
     assert (
         _as(world.users["member"]).get(f"/api/v1/groups/{world.group.pk}/roster/").status_code
         == 200
     )
 
     assert not AuditEntry.objects.filter(action="members.member.listed").exists()
+    [entry] = AuditEntry.objects.filter(action="sessions.roster.viewed")
+    assert (entry.actor, entry.data) == (
+        world.users["member"],
+        {"member_ids": [world.member_record.pk]},
+    )

@@ -13,7 +13,7 @@ import time_machine
 from django.http import StreamingHttpResponse
 
 from members.enums import Role
-from members.models import AuditEntry
+from members.models import AuditEntry, Member
 from sessions.api.exports.serializers import csv_cell
 from sessions.enums import AttendanceStatus, EnrolmentStatus
 from sessions.models import Attendance, SessionFacilitator
@@ -357,10 +357,17 @@ def test_each_download_is_audited_and_the_page_is_not(client_as, register, world
     _content(client.get(XLSX_URL, {**JUNE, "group": world.group.pk}))
 
     entry = AuditEntry.objects.get(action="sessions.attendance.exported")
+    cy = Member.objects.get(preferred_name="Cy")
     assert (entry.actor, entry.clinic, entry.data) == (
         world.users["admin"],
         world.clinic,
-        {"from": "2026-06-01", "to": "2026-06-30", "group_id": world.group.pk, "format": "xlsx"},
+        {
+            "from": "2026-06-01",
+            "to": "2026-06-30",
+            "group_id": world.group.pk,
+            "format": "xlsx",
+            "member_ids": sorted([world.member_record.pk, cy.pk]),
+        },
     )
 
 

@@ -58,12 +58,20 @@ def test_audit_log_shows_the_viewers_clinic_only(client_as, world, persona, expe
         assert_not_in(body, "members.test.riverside", "sessions.agreement", "Alexandra Stone")
 
 
-def test_viewing_the_log_is_not_audited(client_as, world):
+def test_viewing_the_log_is_audited_with_the_members_its_filter_names(client_as, world):
     before = AuditEntry.objects.count()
 
-    client_as("admin").get(AUDIT)
+    response = client_as("admin").get(AUDIT)
 
-    assert AuditEntry.objects.count() == before
+    [entry] = AuditEntry.objects.order_by("pk")[before:]
+    assert (entry.action, entry.actor, entry.clinic, entry.data) == (
+        "members.audit.viewed",
+        world.users["admin"],
+        world.clinic,
+        {"member_ids": sorted([world.member_record.pk, world.other_member_record.pk])},
+    )
+    # The page never lists the entry of its own reading.
+    assert entry.pk not in [row.pk for row, _ in response.context["rows"]]
 
 
 def test_rows_show_actor_action_object_time_and_address(client_as, world):
@@ -206,6 +214,6 @@ def test_audit_list_queries_do_not_grow_with_rows(
     client.get(AUDIT)
 
     # session, user, viewer's clinics, actor choices, member choices, page count,
-    # navigation roles, page (with actor and clinic)
-    with django_assert_num_queries(8):
+    # page (with actor and clinic), the audit entry of this reading, navigation roles
+    with django_assert_num_queries(9):
         assert client.get(AUDIT, {"action": "members.test"}).status_code == 200

@@ -703,11 +703,11 @@ def test_screening_page_shows_the_latest_findings_and_audits_the_reading(client_
     assert (entry.actor, entry.object_id, entry.data) == (
         world.users[persona],
         str(screening.pk),
-        {"enrolment_id": enrolment.pk},
+        {"enrolment_id": enrolment.pk, "member_ids": [enrolment.member_id]},
     )
 
 
-def test_screening_page_without_a_screening_writes_no_audit_entry(client_as, world):
+def test_screening_page_without_a_screening_audits_the_enrolment_it_shows(client_as, world):
     enrolment = _referred(world)
 
     body = client_as("facilitator").get(f"/enrolments/{enrolment.pk}/screening/").content.decode()
@@ -715,6 +715,8 @@ def test_screening_page_without_a_screening_writes_no_audit_entry(client_as, wor
     assert "<legend>Severe or acute mental illness needing more intensive care</legend>" in body
     assert "<legend>Outcome</legend>" in body
     assert _audit("sessions.screening.viewed") == []
+    [entry] = _audit("sessions.enrolment.viewed")
+    assert entry.data == {"member_ids": [enrolment.member_id]}
 
 
 def test_recording_a_screening_stores_all_four_areas_and_the_outcome(client_as, world):

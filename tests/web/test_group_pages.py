@@ -156,7 +156,7 @@ def test_roster_rows_link_to_the_enrolment_and_offer_to_add_a_member(client_as, 
 def test_roster_view_is_audited_like_the_api_roster(client_as, world):
     client_as("facilitator").get(f"/groups/{world.group.pk}/")
 
-    entry = AuditEntry.objects.get(action="members.member.listed")
+    entry = AuditEntry.objects.get(action="sessions.roster.viewed")
     assert (entry.actor, entry.clinic_id, entry.object_type, entry.object_id, entry.data) == (
         world.users["facilitator"],
         world.clinic.pk,
@@ -169,7 +169,7 @@ def test_roster_view_is_audited_like_the_api_roster(client_as, world):
 def test_a_refused_viewer_leaves_no_roster_audit_entry(client_as, world):
     client_as("member").get(f"/groups/{world.group.pk}/")
 
-    assert not AuditEntry.objects.filter(action="members.member.listed").exists()
+    assert not AuditEntry.objects.filter(action="sessions.roster.viewed").exists()
 
 
 def test_past_sessions_show_their_attendance_rate(client_as, world):

@@ -182,7 +182,8 @@ def test_session_page_runs_the_same_queries_for_one_or_five_members(
     client = client_as("facilitator")
     client.get("/")
 
-    with django_assert_num_queries(8):
+    # ... and the audit entry of the sheet shown
+    with django_assert_num_queries(9):
         response = client.get(_url("session-detail", world.past_session))
 
     assert response.content.decode().count('class="attendance-row') == count

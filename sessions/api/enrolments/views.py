@@ -67,6 +67,7 @@ from sessions.services.enrolment import (
     screening_viewed,
 )
 from sessions.services.notifications import member_update_with_reminders
+from sessions.services.reads import ROSTER_VIEWED, enrolment_viewed, enrolments_viewed
 
 STAFF_ONLY = "Member records and enrolments are for the clinic's staff."
 MANAGERS_ONLY = "Only the group's facilitators and a clinic admin may do this."
@@ -226,10 +227,19 @@ class EnrolmentViewSet(viewsets.GenericViewSet):
             status=filters.validated_data.get("status"),
         )
         page = self.paginate_queryset(enrolments)
-        return self.get_paginated_response([enrolment_representation(e) for e in page])
+        body = [enrolment_representation(e) for e in page]
+        enrolments_viewed(
+            by=request.user,
+            members=[(e.group.clinic_id, e.member_id) for e in page],
+            action=ROSTER_VIEWED,
+        )
+        return self.get_paginated_response(body)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(enrolment_representation(self.get_object()))
+        enrolment = self.get_object()
+        body = enrolment_representation(enrolment)
+        enrolment_viewed(enrolment=enrolment, by=request.user)
+        return Response(body)
 
     @extend_schema(
         operation_id="enrolment_refer",

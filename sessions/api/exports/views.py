@@ -31,6 +31,7 @@ from sessions.selectors.exports import (
     EXPORT_MAX_DAYS,
     attendance_export_clinics,
     attendance_export_group,
+    attendance_export_member_ids,
     attendance_export_rows,
 )
 from sessions.services.exports import attendance_export_record
@@ -121,9 +122,17 @@ class AttendanceExportView(APIView):
                 raise NotFound(NO_SUCH_GROUP)
         export_format = request.accepted_renderer.format
 
+        clinics = attendance_export_clinics(user=request.user, group=group)
         attendance_export_record(
             by=request.user,
-            clinics=attendance_export_clinics(user=request.user, group=group) or [None],
+            clinics=clinics or [None],
+            member_ids=attendance_export_member_ids(
+                user=request.user,
+                clinics=clinics,
+                first_day=first_day,
+                last_day=last_day,
+                group_id=group_id,
+            ),
             group=group,
             first_day=first_day,
             last_day=last_day,

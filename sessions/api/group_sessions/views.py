@@ -11,6 +11,7 @@ the member themself. Anyone else who sees the session gets a 403.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -36,15 +37,43 @@ from sessions.api.group_sessions.serializers import (
     session_representation,
 )
 from sessions.models import GroupSession
-from sessions.selectors.attendance import session_attendance_own, session_attendance_sheet
+from sessions.selectors.attendance import (
+    AttendanceSheetRow,
+    session_attendance_own,
+    session_attendance_sheet,
+)
 from sessions.selectors.group_sessions import group_session_list, me_session_list
 from sessions.selectors.groups import member_record_in_group
 from sessions.services.attendance import AttendanceEntry, attendance_cant_attend, attendance_record
+from sessions.services.reads import attendance_viewed
 from sessions.services.scheduling import group_session_cancel, group_session_move
 
 MANAGERS_ONLY = "Only the group's facilitators and a clinic admin may move or cancel a session."
 RUNNERS_ONLY = "Only the session's facilitators and a clinic admin may record its attendance."
 MEMBER_ONLY = "Only a member of the group says they can't come, for themself."
+
+
+def _own_attendance_shown(sessions: Iterable[GroupSession], *, by: Any) -> None:
+    """Audit the caller's own attendance where the member view shows it (``own_attendance``
+    of the sessions they do not run); the staff view shows no member."""
+    attendance_viewed(
+        by=by,
+        members=[
+            (session.group.clinic_id, session.own_attendance_member_id)  # type: ignore[attr-defined]
+            for session in sessions
+            if not getattr(session, "can_run", False)
+            and getattr(session, "own_attendance_member_id", None) is not None
+        ],
+    )
+
+
+def _sheet_shown(session: GroupSession, rows: list[AttendanceSheetRow], *, by: Any) -> None:
+    attendance_viewed(
+        by=by,
+        members=[(session.group.clinic_id, row.member.pk) for row in rows],
+        obj=session,
+    )
+
 
 SessionRepresentation = PolymorphicProxySerializer(
     component_name="SessionRepresentation",
@@ -107,10 +136,15 @@ class GroupSessionViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([session_representation(s) for s in page])
+        body = [session_representation(s) for s in page]
+        _own_attendance_shown(page, by=request.user)
+        return self.get_paginated_response(body)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(session_representation(self.get_object()))
+        session = self.get_object()
+        body = session_representation(session)
+        _own_attendance_shown([session], by=request.user)
+        return Response(body)
 
     @extend_schema(
         operation_id="session_move",
@@ -174,7 +208,9 @@ class GroupSessionViewSet(viewsets.GenericViewSet):
             rows = session_attendance_sheet(session=session)
         else:
             rows = session_attendance_own(session=session, user_id=request.user.pk)
-        return Response(attendance_sheet_representation(session, rows))
+        body = attendance_sheet_representation(session, rows)
+        _sheet_shown(session, rows, by=request.user)
+        return Response(body)
 
     @extend_schema(
         operation_id="session_attendance_record",
@@ -211,7 +247,11 @@ class GroupSessionViewSet(viewsets.GenericViewSet):
             reason=data["reason"],
         )
         rows = session_attendance_sheet(session=session)
-        return Response(attendance_sheet_representation(session, rows))
+        body = attendance_sheet_representation(session, rows)
+        # The answer is the whole sheet, other members' marks included: a read of its own
+        # beside the write's sessions.attendance.recorded.
+        _sheet_shown(session, rows, by=request.user)
+        return Response(body)
 
     @extend_schema(
         operation_id="session_cant_attend",
@@ -253,4 +293,6 @@ class MeSessionViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([session_representation(s) for s in page])
+        body = [session_representation(s) for s in page]
+        _own_attendance_shown(page, by=request.user)
+        return self.get_paginated_response(body)

@@ -26,7 +26,6 @@ from rest_framework.response import Response
 from groupcare.api import error_responses
 from members.enums import STAFF_ROLES, Role
 from members.models import Clinic, ClinicRole, Member
-from members.services import member_records_listed
 from sessions.api.clinics import clinic_choose
 from sessions.api.groups.serializers import (
     AgreementAcceptanceOutputSerializer,
@@ -78,6 +77,7 @@ from sessions.services.groups import (
     room_update,
     stage_change,
 )
+from sessions.services.reads import enrolment_viewed, roster_viewed
 from sessions.services.scheduling import schedule_set
 
 GroupRepresentation = PolymorphicProxySerializer(
@@ -335,14 +335,15 @@ class GroupViewSet(viewsets.GenericViewSet):
             page = self.paginate_queryset(
                 roster_list(group=group, status=filters.validated_data.get("status"))
             )
-            member_records_listed(
-                members=[enrolment.member for enrolment in page], by=request.user, obj=group
+            roster_viewed(
+                group=group, member_ids=[enrolment.member_id for enrolment in page], by=request.user
             )
             return self.get_paginated_response(RosterStaffEntrySerializer(page, many=True).data)
         own = member_record_in_group(user=request.user, group=group)
         if own is None or own.status != EnrolmentStatus.ACTIVE:
             raise PermissionDenied("The roster is for the group's active members and its staff.")
         page = self.paginate_queryset(roster_names(group=group))
+        roster_viewed(group=group, member_ids=[member.pk for member in page], by=request.user)
         return self.get_paginated_response(RosterNameSerializer(page, many=True).data)
 
     # --- agreement ---------------------------------------------------------------------
@@ -364,6 +365,9 @@ class GroupViewSet(viewsets.GenericViewSet):
         )
         if agreement is None:
             raise NotFound("This group has no agreement yet.")
+        if own is not None:
+            # A member reads whether they accepted: their own enrolment's standing.
+            enrolment_viewed(enrolment=own, group=group, by=request.user)
         context = {"is_member": is_member, "acceptance": acceptance}
         return Response(AgreementOutputSerializer(agreement, context=context).data)
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from groupcare.api import error_responses
 from members.enums import Role
 from members.models import ClinicRole, Member
+from members.services import member_record_viewed, member_records_listed
 from sessions.api.reminders.serializers import (
     ReminderPreferencesInputSerializer,
     ReminderPreferencesOutputSerializer,
@@ -52,10 +53,17 @@ class MeReminderViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        body = self.get_serializer(page, many=True).data
+        # A member reading their own record's settings is a read of the record, audited
+        # as staff's reads are.
+        member_records_listed(members=page, by=request.user, action="members.member.viewed")
+        return self.get_paginated_response(body)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        member = self.get_object()
+        body = self.get_serializer(member).data
+        member_record_viewed(member=member, by=request.user)
+        return Response(body)
 
     @extend_schema(
         operation_id="me_reminders_update",
