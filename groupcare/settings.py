@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "members.mfa.MFARequiredMiddleware",
     "members.audit_context.AuditContextMiddleware",
     "members.viewer.ViewerTimezoneMiddleware",
 ]

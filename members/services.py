@@ -112,12 +112,30 @@ def api_token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class MFARequiredError(DomainError):
+    """Only an account with two-factor authentication may hold API tokens: a token must
+    not be a way around the second factor."""
+
+    code = "mfa_required"
+    status = 403
+
+
 def api_token_issue(*, user: User, name: str, by: User | None = None) -> tuple[ApiToken, str]:
     """Issue a personal API token for ``user``; returns the row and the clear token, which
-    is never stored and cannot be shown again."""
+    is never stored and cannot be shown again.
+
+    Refused (:class:`MFARequiredError`) unless ``user`` has a second factor; tokens stop
+    working if it is removed (see ``BearerTokenAuthentication``)."""
+    from members.mfa import user_has_mfa
+
     name = name.strip()
     if not name:
         raise ValueError("A token needs a name, so that you can tell your tokens apart.")
+    if not user_has_mfa(user):
+        raise MFARequiredError(
+            "Set up two-factor authentication before creating API tokens: a token is "
+            "only issued to an account that signs in with a second factor."
+        )
     raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -131,6 +149,26 @@ def api_token_issue(*, user: User, name: str, by: User | None = None) -> tuple[A
             data={"user_id": user.pk},
         )
     return token, raw
+
+
+def api_tokens_revoke_all(*, user: User, by: User, reason: str) -> int:
+    """Revoke every active token of ``user`` at once (one audit entry); returns how many."""
+    with transaction.atomic():
+        token_ids = list(
+            ApiToken.objects.select_for_update()
+            .filter(user=user, revoked_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if not token_ids:
+            return 0
+        ApiToken.objects.filter(pk__in=token_ids).update(revoked_at=timezone.now())
+        audit_log(
+            action="members.api_token.revoked_all",
+            actor=by,
+            obj=user,
+            data={"user_id": user.pk, "token_ids": token_ids, "reason": reason},
+        )
+    return len(token_ids)
 
 
 def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
