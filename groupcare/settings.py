@@ -17,6 +17,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from groupcare.env import env_bool, env_int, env_list, env_str
+from groupcare.static_headers import add_security_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GROUPCARE_VAR_DIR", str(BASE_DIR / "var")))
@@ -311,6 +312,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# WhiteNoise answers before the CSP and clickjacking middleware: it adds their headers itself.
+WHITENOISE_ADD_HEADERS_FUNCTION = add_security_headers
 
 # --- E-mail --------------------------------------------------------------------------
 
