@@ -17,6 +17,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from groupcare.env import env_bool, env_int, env_list, env_str
+from groupcare.static_headers import add_security_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GROUPCARE_VAR_DIR", str(BASE_DIR / "var")))
@@ -219,8 +220,13 @@ USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Security ------------------------------------------------------------------------
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+_BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _BEHIND_TLS_PROXY else None
+# The rate limits per address must count the visitor's address, not the proxy's (or one
+# visitor's failed sign-ins would lock everyone out): behind the proxy it is the entry the
+# proxy appends to X-Forwarded-For, this many from the end.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int(
+    "GROUPCARE_TRUSTED_PROXY_COUNT", 1 if _BEHIND_TLS_PROXY else 0
 )
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Health probes come from inside the deployment over plain HTTP.
@@ -307,6 +313,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# WhiteNoise answers before the CSP and clickjacking middleware: it adds their headers itself.
+WHITENOISE_ADD_HEADERS_FUNCTION = add_security_headers
 
 # --- E-mail --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from groupcare.env import env_bool
 from tests.factories.members import ClinicFactory, ClinicRoleFactory, UserFactory
@@ -38,6 +39,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if env_bool("GROUPCARE_REQUIRE_SERVICES", False):
         pytest.fail(f"{reason} (GROUPCARE_REQUIRE_SERVICES is on)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache: allauth counts sign-in attempts there (per
+    address and per account), so one test's failures must never lock out another's."""
+    cache.clear()
 
 
 @pytest.fixture
