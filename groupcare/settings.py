@@ -279,8 +279,9 @@ SESSION_COOKIE_AGE = max(GROUPCARE_SESSION_ABSOLUTE_STAFF, GROUPCARE_SESSION_ABS
 # The page warns this many seconds before an idle logoff and offers to stay signed in.
 GROUPCARE_SESSION_WARNING = env_int("GROUPCARE_SESSION_WARNING", 60)
 
-# Encryption at rest of clinical free text (screening, enrolment and stage notes): Fernet
-# keys, comma-separated, newest first. The first encrypts; every one decrypts, so a key is
+# Encryption at rest of clinical free text (groupcare.fields.EncryptedTextField: screening,
+# enrolment, stage, cancellation and attendance notes) and of MFA secrets: Fernet keys,
+# comma-separated, newest first. The first encrypts; every one decrypts, so a key is
 # rotated by putting a new one in front and running `manage.py encryption_rotate`.
 # Published on purpose, like the development secret key: refused with DEBUG off.
 _DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
@@ -293,6 +294,8 @@ if not GROUPCARE_FIELD_ENCRYPTION_KEYS:
             "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
         )
     GROUPCARE_FIELD_ENCRYPTION_KEYS = [_DEV_FIELD_KEY]
+# The MFA secrets (TOTP keys, recovery-code seeds) are encrypted with the same keys.
+MFA_ADAPTER = "members.adapters.MFAAdapter"
 
 # Days after a member's last group ended before an admin may anonymise their record.
 GROUPCARE_RETENTION_DAYS = env_int("GROUPCARE_RETENTION_DAYS", 7 * 365)
