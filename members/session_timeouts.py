@@ -225,7 +225,7 @@ def login_url_with_next(request: HttpRequest) -> str:
         back = _local_path(request, request.headers.get("Referer", ""))
     if not back or back.startswith(login_url):
         return login_url
-    return f"{login_url}?{urlencode({'next': back})}"
+    return f"{login_url}?{urlencode({'next': back}, safe='/')}"
 
 
 def _local_path(request: HttpRequest, url: str) -> str:

@@ -39,7 +39,6 @@ from members.selectors import (
     clinic_staff_roles,
     invitable_member_list,
 )
-from members.session_timeouts import session_keep_alive
 from members.services import (
     InvitationMailError,
     clinic_role_set,
@@ -49,6 +48,7 @@ from members.services import (
     user_deactivate,
     user_reactivate,
 )
+from members.session_timeouts import session_keep_alive
 
 PER_PAGE = 25
 
@@ -354,8 +354,8 @@ def audit(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def session_keepalive(request: HttpRequest) -> JsonResponse:
-    """"Stay signed in": counts as activity (the idle clock restarts, the absolute one does
-    not) and says how long the session has left now. POST only, with the CSRF token."""
+    """Answer "Stay signed in": it counts as activity (the idle clock restarts, the absolute
+    one does not); says how long the session has left now. POST only, with the CSRF token."""
     clock = session_keep_alive(request.session)
     return JsonResponse(
         {
