@@ -174,7 +174,9 @@ class SessionTimeoutMiddleware:
         ):
             return self.get_response(request)
         now = now_seconds()
-        if CLASS_KEY not in session or SIGNED_IN_KEY not in session:
+        if session.get(CLASS_KEY) not in (STAFF, MEMBER) or not isinstance(
+            session.get(SIGNED_IN_KEY), int
+        ):
             # Signed in before automatic logoff existed: the clock starts now.
             user = request.user
             if not user.is_authenticated:
