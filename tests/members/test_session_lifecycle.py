@@ -60,11 +60,15 @@ def clock(time_machine):
 
 @pytest.fixture
 def people(clinic, make_user):
+    django_admin = UserFactory(is_staff=True)
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    for staff in (django_admin, superuser):  # enrolled in MFA, as staff must be
+        mfa_enrol(staff)
     return {
         "clinic admin": make_user(clinic, Role.ADMIN),
         "facilitator": make_user(clinic, Role.FACILITATOR),
-        "django admin": UserFactory(is_staff=True),
-        "superuser": UserFactory(is_staff=True, is_superuser=True),
+        "django admin": django_admin,
+        "superuser": superuser,
         "member": make_user(clinic, Role.MEMBER),
         "no role yet": make_user(),
     }
@@ -507,7 +511,6 @@ def test_signing_out_ends_the_persons_other_sessions(member):
 
 def test_signing_out_of_the_django_admin_ends_the_other_sessions_too(people):
     admin = people["superuser"]
-    mfa_enrol(admin)  # staff, who will have to be enrolled
     clients = [signed_in(admin), signed_in(admin)]
     for client in clients:
         UserSession.objects.create(
