@@ -147,3 +147,11 @@ def clinic_staff_roles(*, user: User, clinic: Clinic) -> set[str]:
 def clinic_member_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
     """Every member record of ``clinics``, by preferred name: whom a filter may name."""
     return Member.objects.filter(clinic__in=clinics).order_by("preferred_name", "pk")
+
+
+def user_is_staff(*, user: AbstractBaseUser) -> bool:
+    """Whether ``user`` counts as staff anywhere: an admin or facilitator role in any clinic,
+    or access to the Django admin. One query at most."""
+    if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
+        return True
+    return ClinicRole.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()

@@ -10,6 +10,7 @@ from typing import Any
 
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import models, transaction
@@ -78,6 +79,33 @@ def member_records_listed(
             obj=obj,
             data={"member_ids": member_ids},
         )
+
+
+def user_sessions_end_all(
+    *, user: User, except_session_key: str | None = None, reason: str = "signed_out"
+) -> int:
+    """End every recorded signed-in session of ``user`` (allauth's user sessions) except
+    ``except_session_key``, and return how many were ended.
+
+    Each one's session data is deleted, so its next request is anonymous. Audited as
+    ``members.user.signed_out_everywhere`` with the count and the ``reason``. Own
+    transaction; idempotent (a second call ends nothing and records a count of 0).
+    """
+    with transaction.atomic():
+        sessions = UserSession.objects.filter(user_id=user.pk)
+        if except_session_key:
+            sessions = sessions.exclude(session_key=except_session_key)
+        ended = 0
+        for user_session in list(sessions):
+            user_session.end()
+            ended += 1
+        audit_log(
+            action="members.user.signed_out_everywhere",
+            actor=user,
+            obj=user,
+            data={"count": ended, "reason": reason},
+        )
+    return ended
 
 
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
