@@ -31,3 +31,4 @@ urlpatterns = [
 ]
 
 handler404 = "groupcare.views.not_found"
+handler500 = "groupcare.views.server_error"
