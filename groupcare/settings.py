@@ -422,7 +422,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON in, JSON out: a form-encoded or multipart body is a 415, not a second dialect.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # (DRF's parser, held to DATA_UPLOAD_MAX_MEMORY_SIZE: a longer body is a 413.)
+    "DEFAULT_PARSER_CLASSES": ["groupcare.api.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "groupcare.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
