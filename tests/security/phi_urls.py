@@ -12,7 +12,7 @@ from django.urls import path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 
-from groupcare.urls import handler404, handler500
+from groupcare.urls import handler400, handler404, handler500
 from groupcare.urls import urlpatterns as site_urlpatterns
 from members.models import Member, User
 
@@ -94,4 +94,4 @@ urlpatterns = [
     *site_urlpatterns,
 ]
 
-__all__ = ["handler404", "handler500", "urlpatterns"]
+__all__ = ["handler400", "handler404", "handler500", "urlpatterns"]
