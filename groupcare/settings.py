@@ -436,7 +436,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON in, JSON out: a form-encoded or multipart body is a 415, not a second dialect.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # (DRF's parser, held to DATA_UPLOAD_MAX_MEMORY_SIZE: a longer body is a 413.)
+    "DEFAULT_PARSER_CLASSES": ["groupcare.api.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "groupcare.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -497,17 +498,35 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging -------------------------------------------------------------------------
 
+# Log records carry ids, not names, e-mail addresses or notes: every handler runs
+# groupcare.logging.PHIFilter, which also redacts what a log call lets slip (e-mail
+# addresses, constraint values, query strings, tracebacks). Django's own loggers are
+# configured here too, so that none keeps a handler of Django's defaults: in particular
+# no AdminEmailHandler ("mail_admins"), which would e-mail a traceback with its local
+# variables; errors are read in the log, and ADMINS stays empty.
+ADMINS: list[tuple[str, str]] = []
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "phi": {"()": "groupcare.logging.PHIFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["phi"]},
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # INFO at most: Django's DEBUG records carry SQL with its values and template
+        # contexts.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
+# The worker logs through the same handlers (and filter) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- The embedded default's folders --------------------------------------------------
 

@@ -37,3 +37,5 @@ urlpatterns = [
 ]
 
 handler404 = "groupcare.views.not_found"
+handler500 = "groupcare.views.server_error"
+handler400 = "groupcare.views.bad_request"
