@@ -390,13 +390,13 @@ def test_export_runs_the_same_queries_for_any_history(django_assert_num_queries,
     lead = _staff(clinic, Role.FACILITATOR, "Sam Lead")
     user = _member_login(clinic)
     robin = _robin(clinic, user)
-    for _ in range(size):
+    for day in range(size):
         group = GroupFactory(clinic=clinic, lead_facilitator=lead)
         enrolment = EnrolmentFactory(
             group=group, member=robin, status=EnrolmentStatus.ACTIVE, joined_on=dt.date(2026, 5, 1)
         )
         _screening(enrolment, lead)
-        session = GroupSessionFactory(group=group, start=PAST_START)
+        session = GroupSessionFactory(group=group, start=PAST_START - dt.timedelta(days=day))
         mark = Attendance.objects.create(
             session=session, member=robin, status=AttendanceStatus.PRESENT, recorded_by=lead
         )
