@@ -239,6 +239,30 @@ MEMBER_EDITABLE_FIELDS = (
 _MEMBER_FIELDS_NOT_CLEANED = ("clinic", "user", "created_by")
 
 
+class MemberAnonymisedError(DomainError):
+    """The record was anonymised: it stays, for the counts, but nobody changes it again."""
+
+    code = "member_anonymised"
+
+
+ANONYMISED_REFUSAL = "This member record is anonymised; it can no longer be changed or used."
+
+
+def member_lock_unless_anonymised(*, member: Member) -> None:
+    """Lock ``member``'s row for the caller's transaction and refuse an anonymised record.
+
+    Anonymisation holds the same lock, so a change that waited for it sees the record as
+    anonymised and is refused, rather than writing a name back into a cleared row."""
+    anonymised_at = (
+        Member.objects.select_for_update()
+        .filter(pk=member.pk)
+        .values_list("anonymised_at", flat=True)
+        .first()
+    )
+    if anonymised_at is not None:
+        raise MemberAnonymisedError(ANONYMISED_REFUSAL)
+
+
 def _refuse_unknown_member_fields(fields: dict[str, Any]) -> None:
     unknown = sorted(set(fields) - set(MEMBER_EDITABLE_FIELDS))
     if unknown:
@@ -271,8 +295,9 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
     """Change the given fields of a client record (among :data:`MEMBER_EDITABLE_FIELDS`).
 
     Validated with ``full_clean``; a value equal to the stored one is not a change. Nothing
-    changed → nothing is written. One transaction; the audit entry names the changed fields,
-    never their values (contact details stay out of the log).
+    changed → nothing is written. An anonymised record is refused
+    (:class:`MemberAnonymisedError`). One transaction; the audit entry names the changed
+    fields, never their values (contact details stay out of the log).
     """
     _refuse_unknown_member_fields(fields)
     changed = sorted(name for name, value in fields.items() if getattr(member, name) != value)
@@ -281,8 +306,16 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
     for name in changed:
         setattr(member, name, fields[name])
     member.full_clean(exclude=_MEMBER_FIELDS_NOT_CLEANED)
+    member.updated_at = timezone.now()
     with transaction.atomic():
-        member.save(update_fields=[*changed, "updated_at"])
+        # One statement that writes only a record not anonymised: it waits for an
+        # anonymisation holding the row and then finds the record anonymised, so a form
+        # opened before never writes a name back into a cleared record.
+        written = Member.objects.filter(pk=member.pk, anonymised_at__isnull=True).update(
+            **{name: getattr(member, name) for name in changed}, updated_at=member.updated_at
+        )
+        if not written:
+            raise MemberAnonymisedError(ANONYMISED_REFUSAL)
         audit_log(
             action="members.member.updated",
             actor=by,
@@ -363,6 +396,10 @@ def _invitation_mail_send(*, clinic: Clinic, user: User) -> None:
 def _link_member(*, member: Member, user: User, clinic: Clinic, by: User) -> None:
     if member.clinic_id != clinic.pk:
         raise InvitationError("Choose a member record of this clinic.")
+    try:
+        member_lock_unless_anonymised(member=member)
+    except MemberAnonymisedError as exc:
+        raise InvitationError(exc.message) from exc
     if member.user_id == user.pk:
         return
     if member.user_id is not None:
