@@ -11,10 +11,8 @@ Error bodies carry a message and codes, never data of the object refused:
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
@@ -22,55 +20,20 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from groupcare.errors import DomainError
 from groupcare.forms import EARLIEST_DAY, LATEST_DAY
-
-
-class RequestTooLarge(exceptions.APIException):
-    status_code = 413
-    default_code = "too_large"
-
-
-def _too_large() -> RequestTooLarge:
-    return RequestTooLarge(
-        f"The request body is too large: send at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-    )
-
-
-class LimitedJSONParser(JSONParser):
-    """DRF's JSON parser, held to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` as Django holds a form.
-
-    DRF reads the body from the request stream, past the limit ``request.body`` and
-    ``request.POST`` enforce; this parser reads at most one byte more than the limit, and a
-    longer body is a 413 before any of it is parsed. A body nested deeper than Python's
-    JSON decoder goes is a 400 like any other malformed JSON, not a RecursionError."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and stream is not None:
-            try:
-                body = stream.read(limit + 1)
-            except RequestDataTooBig:
-                raise _too_large() from None
-            if len(body) > limit:
-                raise _too_large()
-            stream = io.BytesIO(body)
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:  # "[[[[…": Python's json gives up on deep nesting
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+from groupcare.parsers import RequestTooLarge, too_large
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus domain refusals (409/400), model validation (400) and a body
     over the size limit (413)."""
     if isinstance(exc, RequestDataTooBig):
-        exc = _too_large()
+        exc = too_large()
     if isinstance(exc, RequestTooLarge):
         return Response({"detail": str(exc.detail), "code": "too_large"}, status=413)
     if isinstance(exc, DomainError):

@@ -437,7 +437,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON in, JSON out: a form-encoded or multipart body is a 415, not a second dialect.
     # (DRF's parser, held to DATA_UPLOAD_MAX_MEMORY_SIZE: a longer body is a 413.)
-    "DEFAULT_PARSER_CLASSES": ["groupcare.api.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["groupcare.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "groupcare.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
