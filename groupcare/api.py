@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -25,10 +26,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from groupcare.errors import DomainError
 from groupcare.forms import EARLIEST_DAY, LATEST_DAY
+from groupcare.parsers import RequestTooLarge, too_large
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus domain refusals (409/400) and model validation (400)."""
+    """DRF's handler, plus domain refusals (409/400), model validation (400) and a body
+    over the size limit (413)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = too_large()
+    if isinstance(exc, RequestTooLarge):
+        return Response({"detail": str(exc.detail), "code": "too_large"}, status=413)
     if isinstance(exc, DomainError):
         return Response(
             {"detail": exc.message, "code": exc.code, "conflict_id": exc.conflict_id},

@@ -17,6 +17,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from groupcare.env import env_bool, env_int, env_list, env_str
+from groupcare.static_headers import add_security_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GROUPCARE_VAR_DIR", str(BASE_DIR / "var")))
@@ -87,10 +88,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: the sign-in page it redirects to says why the session ended.
+    "members.session_timeouts.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "members.mfa.MFARequiredMiddleware",
     "members.audit_context.AuditContextMiddleware",
     "members.viewer.ViewerTimezoneMiddleware",
 ]
@@ -218,8 +222,13 @@ USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Security ------------------------------------------------------------------------
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+_BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _BEHIND_TLS_PROXY else None
+# The rate limits per address must count the visitor's address, not the proxy's (or one
+# visitor's failed sign-ins would lock everyone out): behind the proxy it is the entry the
+# proxy appends to X-Forwarded-For, this many from the end.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int(
+    "GROUPCARE_TRUSTED_PROXY_COUNT", 1 if _BEHIND_TLS_PROXY else 0
 )
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Health probes come from inside the deployment over plain HTTP.
@@ -272,8 +281,9 @@ SESSION_COOKIE_AGE = max(GROUPCARE_SESSION_ABSOLUTE_STAFF, GROUPCARE_SESSION_ABS
 # The page warns this many seconds before an idle logoff and offers to stay signed in.
 GROUPCARE_SESSION_WARNING = env_int("GROUPCARE_SESSION_WARNING", 60)
 
-# Encryption at rest of clinical free text (screening, enrolment and stage notes): Fernet
-# keys, comma-separated, newest first. The first encrypts; every one decrypts, so a key is
+# Encryption at rest of clinical free text (groupcare.fields.EncryptedTextField: screening,
+# enrolment, stage, cancellation and attendance notes) and of MFA secrets: Fernet keys,
+# comma-separated, newest first. The first encrypts; every one decrypts, so a key is
 # rotated by putting a new one in front and running `manage.py encryption_rotate`.
 # Published on purpose, like the development secret key: refused with DEBUG off.
 _DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
@@ -286,6 +296,8 @@ if not GROUPCARE_FIELD_ENCRYPTION_KEYS:
             "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
         )
     GROUPCARE_FIELD_ENCRYPTION_KEYS = [_DEV_FIELD_KEY]
+# The MFA secrets (TOTP keys, recovery-code seeds) are encrypted with the same keys.
+MFA_ADAPTER = "members.adapters.MFAAdapter"
 
 # Days after a member's last group ended before an admin may anonymise their record.
 GROUPCARE_RETENTION_DAYS = env_int("GROUPCARE_RETENTION_DAYS", 7 * 365)
@@ -306,6 +318,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# WhiteNoise answers before the CSP and clickjacking middleware: it adds their headers itself.
+WHITENOISE_ADD_HEADERS_FUNCTION = add_security_headers
 
 # --- E-mail --------------------------------------------------------------------------
 
@@ -422,7 +436,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON in, JSON out: a form-encoded or multipart body is a 415, not a second dialect.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # (DRF's parser, held to DATA_UPLOAD_MAX_MEMORY_SIZE: a longer body is a 413.)
+    "DEFAULT_PARSER_CLASSES": ["groupcare.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "groupcare.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -483,17 +498,35 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging -------------------------------------------------------------------------
 
+# Log records carry ids, not names, e-mail addresses or notes: every handler runs
+# groupcare.logging.PHIFilter, which also redacts what a log call lets slip (e-mail
+# addresses, constraint values, query strings, tracebacks). Django's own loggers are
+# configured here too, so that none keeps a handler of Django's defaults: in particular
+# no AdminEmailHandler ("mail_admins"), which would e-mail a traceback with its local
+# variables; errors are read in the log, and ADMINS stays empty.
+ADMINS: list[tuple[str, str]] = []
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "phi": {"()": "groupcare.logging.PHIFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["phi"]},
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # INFO at most: Django's DEBUG records carry SQL with its values and template
+        # contexts.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
+# The worker logs through the same handlers (and filter) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- The embedded default's folders --------------------------------------------------
 

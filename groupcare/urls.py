@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
@@ -6,6 +7,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from groupcare import views
 from sessions.views.calendar_feeds import calendar_feed
+
+# The Django admin has no sign-in of its own: its login page sends the visitor to allauth's,
+# so the same rate limits and MFA guard it, and a signed-in person without admin access is
+# refused (403) instead of being offered another sign-in.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,3 +37,5 @@ urlpatterns = [
 ]
 
 handler404 = "groupcare.views.not_found"
+handler500 = "groupcare.views.server_error"
+handler400 = "groupcare.views.bad_request"

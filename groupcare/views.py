@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -61,3 +63,25 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A 500 under /api/ is JSON like every other API error; elsewhere it is the site's
+    page. Neither says anything of the request or of what failed (that is in the log)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A 400, or a 413 when the body was over a size or field-count limit; JSON under
+    /api/. Says nothing of the request but which of the two it was."""
+    too_large = isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent)
+    status = 413 if too_large else 400
+    if request.path.startswith("/api/"):
+        if too_large:
+            detail = {"detail": "The request body is too large.", "code": "too_large"}
+        else:
+            detail = {"detail": "Bad request."}
+        return JsonResponse(detail, status=status)
+    return HttpResponse(render_to_string("400.html", {"too_large": too_large}), status=status)

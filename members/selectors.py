@@ -83,9 +83,10 @@ def clinic_person(*, clinic: Clinic, user_id: int) -> User | None:
 
 
 def invitable_member_list(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
-    """Member records of ``clinics`` without a login, which an invitation may link."""
+    """Member records of ``clinics`` without a login, which an invitation may link (an
+    anonymised record never gets one again)."""
     return (
-        Member.objects.filter(clinic__in=clinics, user__isnull=True)
+        Member.objects.filter(clinic__in=clinics, user__isnull=True, anonymised_at__isnull=True)
         .select_related("clinic")
         .order_by("clinic__name", "preferred_name", "pk")
     )
@@ -106,6 +107,15 @@ def _member_entries(member_id: int) -> Q:
         return about | Q(data__member_ids__contains=[member_id])
     # SQLite has no JSON containment; the list's JSON text, delimited on both sides, does.
     return about | Q(data__member_ids__regex=rf"[\[, ]{member_id}[,\]]")
+
+
+def audit_entries_about_members(*, member_ids: list[int]) -> QuerySet[AuditEntry]:
+    """Every audit entry about one of ``member_ids`` (as :func:`audit_entry_list` filters
+    by member), oldest first, with the actor and clinic joined in. One query."""
+    about = Q(pk__in=[])
+    for member_id in member_ids:
+        about |= _member_entries(member_id)
+    return AuditEntry.objects.filter(about).select_related("actor", "clinic").order_by("at", "pk")
 
 
 def audit_entry_list(
@@ -147,3 +157,11 @@ def clinic_staff_roles(*, user: User, clinic: Clinic) -> set[str]:
 def clinic_member_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
     """Every member record of ``clinics``, by preferred name: whom a filter may name."""
     return Member.objects.filter(clinic__in=clinics).order_by("preferred_name", "pk")
+
+
+def user_is_staff(*, user: AbstractBaseUser) -> bool:
+    """Whether ``user`` counts as staff anywhere: an admin or facilitator role in any clinic,
+    or access to the Django admin. One query at most."""
+    if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
+        return True
+    return ClinicRole.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()

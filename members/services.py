@@ -10,6 +10,7 @@ from typing import Any
 
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import models, transaction
@@ -156,6 +157,33 @@ def audit_log_viewed(*, by: User, clinic_ids: Iterable[int], members: Iterable[M
         )
 
 
+def user_sessions_end_all(
+    *, user: User, except_session_key: str | None = None, reason: str = "signed_out"
+) -> int:
+    """End every recorded signed-in session of ``user`` (allauth's user sessions) except
+    ``except_session_key``, and return how many were ended.
+
+    Each one's session data is deleted, so its next request is anonymous. Audited as
+    ``members.user.signed_out_everywhere`` with the count and the ``reason``. Own
+    transaction; idempotent (a second call ends nothing and records a count of 0).
+    """
+    with transaction.atomic():
+        sessions = UserSession.objects.filter(user_id=user.pk)
+        if except_session_key:
+            sessions = sessions.exclude(session_key=except_session_key)
+        ended = 0
+        for user_session in list(sessions):
+            user_session.end()
+            ended += 1
+        audit_log(
+            action="members.user.signed_out_everywhere",
+            actor=user,
+            obj=user,
+            data={"count": ended, "reason": reason},
+        )
+    return ended
+
+
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
     """Find the account for ``email`` (any case) or create one without a usable password."""
     email = UserManager.normalize_email(email)
@@ -188,12 +216,30 @@ def api_token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class MFARequiredError(DomainError):
+    """Only an account with two-factor authentication may hold API tokens: a token must
+    not be a way around the second factor."""
+
+    code = "mfa_required"
+    status = 403
+
+
 def api_token_issue(*, user: User, name: str, by: User | None = None) -> tuple[ApiToken, str]:
     """Issue a personal API token for ``user``; returns the row and the clear token, which
-    is never stored and cannot be shown again."""
+    is never stored and cannot be shown again.
+
+    Refused (:class:`MFARequiredError`) unless ``user`` has a second factor; tokens stop
+    working if it is removed (see ``BearerTokenAuthentication``)."""
+    from members.mfa import user_has_mfa
+
     name = name.strip()
     if not name:
         raise ValueError("A token needs a name, so that you can tell your tokens apart.")
+    if not user_has_mfa(user):
+        raise MFARequiredError(
+            "Set up two-factor authentication before creating API tokens: a token is "
+            "only issued to an account that signs in with a second factor."
+        )
     raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -207,6 +253,26 @@ def api_token_issue(*, user: User, name: str, by: User | None = None) -> tuple[A
             data={"user_id": user.pk},
         )
     return token, raw
+
+
+def api_tokens_revoke_all(*, user: User, by: User, reason: str) -> int:
+    """Revoke every active token of ``user`` at once (one audit entry); returns how many."""
+    with transaction.atomic():
+        token_ids = list(
+            ApiToken.objects.select_for_update()
+            .filter(user=user, revoked_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if not token_ids:
+            return 0
+        ApiToken.objects.filter(pk__in=token_ids).update(revoked_at=timezone.now())
+        audit_log(
+            action="members.api_token.revoked_all",
+            actor=by,
+            obj=user,
+            data={"user_id": user.pk, "token_ids": token_ids, "reason": reason},
+        )
+    return len(token_ids)
 
 
 def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
@@ -249,6 +315,30 @@ MEMBER_EDITABLE_FIELDS = (
 _MEMBER_FIELDS_NOT_CLEANED = ("clinic", "user", "created_by")
 
 
+class MemberAnonymisedError(DomainError):
+    """The record was anonymised: it stays, for the counts, but nobody changes it again."""
+
+    code = "member_anonymised"
+
+
+ANONYMISED_REFUSAL = "This member record is anonymised; it can no longer be changed or used."
+
+
+def member_lock_unless_anonymised(*, member: Member) -> None:
+    """Lock ``member``'s row for the caller's transaction and refuse an anonymised record.
+
+    Anonymisation holds the same lock, so a change that waited for it sees the record as
+    anonymised and is refused, rather than writing a name back into a cleared row."""
+    anonymised_at = (
+        Member.objects.select_for_update()
+        .filter(pk=member.pk)
+        .values_list("anonymised_at", flat=True)
+        .first()
+    )
+    if anonymised_at is not None:
+        raise MemberAnonymisedError(ANONYMISED_REFUSAL)
+
+
 def _refuse_unknown_member_fields(fields: dict[str, Any]) -> None:
     unknown = sorted(set(fields) - set(MEMBER_EDITABLE_FIELDS))
     if unknown:
@@ -281,8 +371,9 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
     """Change the given fields of a client record (among :data:`MEMBER_EDITABLE_FIELDS`).
 
     Validated with ``full_clean``; a value equal to the stored one is not a change. Nothing
-    changed → nothing is written. One transaction; the audit entry names the changed fields,
-    never their values (contact details stay out of the log).
+    changed → nothing is written. An anonymised record is refused
+    (:class:`MemberAnonymisedError`). One transaction; the audit entry names the changed
+    fields, never their values (contact details stay out of the log).
     """
     _refuse_unknown_member_fields(fields)
     changed = sorted(name for name, value in fields.items() if getattr(member, name) != value)
@@ -291,8 +382,16 @@ def member_update(*, member: Member, by: User, **fields: Any) -> Member:
     for name in changed:
         setattr(member, name, fields[name])
     member.full_clean(exclude=_MEMBER_FIELDS_NOT_CLEANED)
+    member.updated_at = timezone.now()
     with transaction.atomic():
-        member.save(update_fields=[*changed, "updated_at"])
+        # One statement that writes only a record not anonymised: it waits for an
+        # anonymisation holding the row and then finds the record anonymised, so a form
+        # opened before never writes a name back into a cleared record.
+        written = Member.objects.filter(pk=member.pk, anonymised_at__isnull=True).update(
+            **{name: getattr(member, name) for name in changed}, updated_at=member.updated_at
+        )
+        if not written:
+            raise MemberAnonymisedError(ANONYMISED_REFUSAL)
         audit_log(
             action="members.member.updated",
             actor=by,
@@ -373,6 +472,10 @@ def _invitation_mail_send(*, clinic: Clinic, user: User) -> None:
 def _link_member(*, member: Member, user: User, clinic: Clinic, by: User) -> None:
     if member.clinic_id != clinic.pk:
         raise InvitationError("Choose a member record of this clinic.")
+    try:
+        member_lock_unless_anonymised(member=member)
+    except MemberAnonymisedError as exc:
+        raise InvitationError(exc.message) from exc
     if member.user_id == user.pk:
         return
     if member.user_id is not None:

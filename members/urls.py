@@ -30,4 +30,5 @@ urlpatterns = [
         name="person-resend",
     ),
     path("audit/", views.audit, name="audit"),
+    path("session/keepalive/", views.session_keepalive, name="session-keepalive"),
 ]

@@ -3,7 +3,7 @@
 Clinic admins only: anyone else signed in gets 403, a clinic, person or record outside the
 admin's clinics 404. A domain refusal is shown on the page it came from (status 200 for a
 form, a message after the redirect for a one-button action); nothing is half-written
-because every service is atomic.
+because every service is atomic. The session keep-alive at the end is for anyone signed in.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -49,6 +49,7 @@ from members.services import (
     user_deactivate,
     user_reactivate,
 )
+from members.session_timeouts import session_keep_alive
 
 PER_PAGE = 25
 
@@ -365,4 +366,19 @@ def audit(request: HttpRequest) -> HttpResponse:
         request,
         "members/audit_list.html",
         {"form": form, "page_obj": page_obj, "rows": rows, "query": query},
+    )
+
+
+@login_required
+@require_POST
+def session_keepalive(request: HttpRequest) -> JsonResponse:
+    """Answer "Stay signed in": it counts as activity (the idle clock restarts, the absolute
+    one does not); says how long the session has left now. POST only, with the CSRF token."""
+    clock = session_keep_alive(request.session)
+    return JsonResponse(
+        {
+            "idle_remaining": clock.idle_remaining,
+            "absolute_remaining": clock.absolute_remaining,
+            "warning": clock.limits.warning,
+        }
     )

@@ -63,3 +63,26 @@ class MemberHasLoginError(DomainError):
     does takes theirs from their account, so a person never has two live links to guard."""
 
     code = "member_has_login"
+
+
+class AnonymiseError(DomainError):
+    """A member record may not be anonymised (yet): the message says why."""
+
+    code = "anonymise_refused"
+
+
+class AnonymiseNotAllowedError(AnonymiseError):
+    code = "anonymise_not_allowed"
+    status = 403
+
+
+class MemberStillEnrolledError(AnonymiseError):
+    code = "member_still_enrolled"
+
+
+class RetentionPeriodRunningError(AnonymiseError):
+    code = "retention_period_running"
+
+
+class AlreadyAnonymisedError(AnonymiseError):
+    code = "already_anonymised"

@@ -180,3 +180,13 @@ def attendance_queryset_for(user: AnyUser) -> QuerySet[Attendance]:
 def is_staff_in(user: AnyUser, clinic: Clinic) -> bool:
     """Admin or facilitator of ``clinic``."""
     return can_create_group(user, clinic)
+
+
+def can_anonymise_member(user: AnyUser, member: Member) -> bool:
+    """Only an admin of the member's clinic may anonymise the record (the rules of when
+    are in :func:`sessions.services.member_privacy.member_anonymise`)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ClinicRole.objects.filter(
+        user=user, clinic_id=member.clinic_id, role=Role.ADMIN
+    ).exists()

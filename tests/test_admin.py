@@ -8,7 +8,14 @@ from django.urls import reverse
 from members.enums import Role
 from members.models import User
 from sessions.demo import demo_seed
-from tests.factories.members import ClinicRoleFactory
+from tests.factories.members import ClinicRoleFactory, mfa_enrol
+
+
+def _superuser() -> User:
+    user = User.objects.create_superuser(email="root@example.org", password="x")
+    mfa_enrol(user)
+    return user
+
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +26,7 @@ MODEL_ADMINS = sorted(
 
 @pytest.mark.parametrize(("app_label", "model_name"), MODEL_ADMINS)
 def test_superuser_can_open_every_changelist(client, app_label, model_name):
-    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    client.force_login(_superuser())
 
     response = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
 
@@ -36,7 +43,7 @@ def test_clinic_admin_role_does_not_open_the_django_admin(client):
 
 
 def test_audit_log_is_read_only_in_the_admin(client):
-    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    client.force_login(_superuser())
 
     response = client.get(reverse("admin:members_auditentry_add"))
 
@@ -53,7 +60,7 @@ def test_demo_clinic_has_a_record_of_every_model_and_the_admin_opens_it(
     client, app_label, model_name
 ):
     demo_seed()
-    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    client.force_login(_superuser())
     record = apps.get_model(app_label, model_name)._default_manager.order_by("pk").first()
 
     changelist = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))

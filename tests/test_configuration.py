@@ -133,3 +133,51 @@ def test_deploy_check_passes_with_production_settings(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def _production(**env: str) -> dict[str, str]:
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "groupcare.example.org",
+        "GROUPCARE_FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        **env,
+    }
+
+
+def _setting(expression: str, tmp_path: Path, **env: str) -> str:
+    """``expression`` over ``settings``, evaluated in a fresh process with ``env``."""
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; print({expression})",
+        GROUPCARE_VAR_DIR=str(tmp_path),
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_with_redis_the_cache_that_counts_sign_in_attempts_is_shared_redis(tmp_path):
+    cache = _setting(
+        "settings.CACHES['default']['BACKEND'], settings.CACHES['default']['LOCATION']",
+        tmp_path,
+        **_production(REDIS_URL="redis://redis.internal:6379/0"),
+    )
+
+    assert cache == "django.core.cache.backends.redis.RedisCache redis://redis.internal:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "0"),
+        ({"DJANGO_BEHIND_TLS_PROXY": "true"}, "1"),
+        ({"DJANGO_BEHIND_TLS_PROXY": "true", "GROUPCARE_TRUSTED_PROXY_COUNT": "2"}, "2"),
+    ],
+)
+def test_rate_limits_count_the_address_the_trusted_proxy_saw(tmp_path, env, expected):
+    count = _setting("settings.ALLAUTH_TRUSTED_PROXY_COUNT", tmp_path, **_production(**env))
+
+    assert count == expected

@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from members.mfa import mfa_enrolled_filter
 from members.models import ApiToken, User
 from members.services import api_token_digest
 
@@ -37,11 +38,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token is not valid.") from None
         token = (
             ApiToken.objects.select_related("user")
+            .annotate(user_has_mfa=mfa_enrolled_filter("user"))
             .filter(digest=api_token_digest(raw), revoked_at__isnull=True)
             .first()
         )
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token is not valid, or it was revoked.")
+        if not token.user_has_mfa:
+            # Tokens are issued only to accounts with a second factor; without it they
+            # would be a way around MFA.
+            raise exceptions.AuthenticationFailed(
+                "This token's account no longer has two-factor authentication; set it up "
+                "again and create a new token."
+            )
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

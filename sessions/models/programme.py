@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from groupcare.fields import EncryptedTextField
 from members.models import Clinic, Member
 from sessions.constraints import PostgresExclusionConstraint, TsTzRange
 from sessions.enums import (
@@ -174,7 +175,7 @@ class StageTransition(models.Model):
     to_stage = models.CharField(max_length=12, choices=Stage.choices)
     by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(blank=True)
+    note = EncryptedTextField(blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
@@ -240,7 +241,9 @@ class GroupSession(models.Model):
     series_date = models.DateField(null=True, blank=True)
     is_moved = models.BooleanField(default=False)
     is_final = models.BooleanField(default=False)
-    cancel_reason = models.CharField(max_length=300, blank=True)
+    # Staff-only free text ("why cancelled") that may say something clinical; the length is
+    # the form's limit (the token stored is longer).
+    cancel_reason = EncryptedTextField(max_length=300, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # Raised on every change a calendar should show (time, place, cancellation), so calendar
     # apps given the session's stable UID update the event in place (RFC 5545 SEQUENCE).
@@ -338,8 +341,8 @@ class Enrolment(models.Model):
     # written once, by the leave, and a later edit of the row does not move it.
     left_at = models.DateTimeField(null=True, blank=True)
     # Why they left: clinical free text, kept on the enrolment and never in the audit log.
-    leave_note = models.TextField(blank=True)
-    screening_override_reason = models.TextField(blank=True)
+    leave_note = EncryptedTextField(blank=True)
+    screening_override_reason = EncryptedTextField(blank=True)
     screening_override_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -379,23 +382,23 @@ class Screening(models.Model):
         max_length=12,
         choices=Finding.choices,
     )
-    acute_illness_note = models.TextField(blank=True)
+    acute_illness_note = EncryptedTextField(blank=True)
     anxiety_or_trauma = models.CharField(
         "pronounced social anxiety or trauma history the group may trigger",
         max_length=12,
         choices=Finding.choices,
     )
-    anxiety_or_trauma_note = models.TextField(blank=True)
+    anxiety_or_trauma_note = EncryptedTextField(blank=True)
     disruptive_behaviour = models.CharField(
         "disruptive behaviour that could harm cohesion", max_length=12, choices=Finding.choices
     )
-    disruptive_behaviour_note = models.TextField(blank=True)
+    disruptive_behaviour_note = EncryptedTextField(blank=True)
     individual_needs = models.CharField(
         "needs better served by individual therapy", max_length=12, choices=Finding.choices
     )
-    individual_needs_note = models.TextField(blank=True)
+    individual_needs_note = EncryptedTextField(blank=True)
     outcome = models.CharField(max_length=24, choices=ScreeningOutcome.choices)
-    support_plan = models.TextField(blank=True)
+    support_plan = EncryptedTextField(blank=True)
     screened_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     screened_at = models.DateTimeField(default=timezone.now)
 
@@ -501,7 +504,7 @@ class AttendanceChange(models.Model):
     new_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     changed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
-    reason = models.TextField(blank=True)
+    reason = EncryptedTextField(blank=True)
 
     class Meta:
         ordering = ["changed_at", "pk"]

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.models import Member, User
-from members.services import audit_log
+from members.services import ANONYMISED_REFUSAL, MemberAnonymisedError, audit_log
 from sessions.errors import MemberHasLoginError
 from sessions.models import CalendarFeed
 
@@ -28,7 +28,13 @@ def calendar_feed_issue(
     with transaction.atomic():
         if member is not None:
             # Read under the lock: a login linked to the record since it was loaded counts.
-            locked = Member.objects.select_for_update().only("pk", "user_id").get(pk=member.pk)
+            locked = (
+                Member.objects.select_for_update()
+                .only("pk", "user_id", "anonymised_at")
+                .get(pk=member.pk)
+            )
+            if locked.anonymised_at is not None:
+                raise MemberAnonymisedError(ANONYMISED_REFUSAL)
             if locked.user_id is not None:
                 raise MemberHasLoginError(
                     "This member signs in to GroupCare: they take their own calendar link "

@@ -22,7 +22,12 @@ from django.utils import timezone
 
 from members.models import Member, User
 from members.permissions import is_clinic_admin
-from members.services import audit_log, member_create, member_data_viewed
+from members.services import (
+    audit_log,
+    member_create,
+    member_data_viewed,
+    member_lock_unless_anonymised,
+)
 from sessions.enums import (
     OPEN_ENROLMENT_STATUSES,
     EnrolmentStatus,
@@ -117,9 +122,9 @@ def enrolment_refer(
     """Refer a member of the group's clinic to the group (status ``referred``).
 
     Refuses a member of another clinic, an archived or adjourned group, a member who
-    facilitates the group, and a second open enrolment of the same member in the group
-    (checked first; the partial unique constraint catches a concurrent duplicate). One
-    transaction, with an audit entry.
+    facilitates the group, an anonymised record (checked under the member's row lock), and
+    a second open enrolment of the same member in the group (checked first; the partial
+    unique constraint catches a concurrent duplicate). One transaction, with an audit entry.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -128,6 +133,9 @@ def enrolment_refer(
             raise EnrolmentError("This member is not a client of the group's clinic.")
         refuse_if_group_not_taking_members(group, joining=False)
         _refuse_if_facilitator(group, member)
+        # Under the member's row lock, which anonymisation holds while it checks that no
+        # enrolment is open: a referral cannot slip in beside it.
+        member_lock_unless_anonymised(member=member)
         duplicate = "This member already has an open enrolment in this group."
         existing = open_enrolment_get(group=group, member=member)
         if existing is not None:

@@ -1143,11 +1143,15 @@ def group_sessions_unfinalise(
         Group.objects.filter(pk=locked.pk).update(final_session_date=None)
         locked.final_session_date = group.final_session_date = None
 
+        # The reason is encrypted at rest, so the database cannot match its prefix: the
+        # group's future cancelled sessions are few, and are told apart here.
+        cancelled = GroupSession.objects.filter(
+            group=locked, status=SessionStatus.CANCELLED, start__gt=now
+        ).only("pk", "cancel_reason")
         restorable = GroupSession.objects.filter(
-            group=locked,
-            status=SessionStatus.CANCELLED,
-            start__gt=now,
-            cancel_reason__startswith=FINALISED_REASON_PREFIX,
+            pk__in=[
+                row.pk for row in cancelled if row.cancel_reason.startswith(FINALISED_REASON_PREFIX)
+            ]
         )
         facilitations = list(
             SessionFacilitator.objects.filter(session__in=restorable).select_related("facilitator")

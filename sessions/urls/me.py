@@ -9,6 +9,7 @@ urlpatterns = [
     path("me/meetings/<int:session_pk>/cant-come/", me.me_cant_come, name="me-cant-come"),
     path("me/groups/", me.me_groups, name="me-groups"),
     path("me/settings/", me.me_settings, name="me-settings"),
+    path("me/settings/data.json", me.me_data_download, name="me-data-download"),
     path(
         "me/settings/calendar-link/reset/",
         me.me_calendar_link_reset,

@@ -235,6 +235,16 @@ def _render_detail(
         # at the top of the page.
         error = error or " ".join(m for msgs in activate_form.errors.values() for m in msgs)
     taken = seats_taken(group=group)
+    # Offered to a clinic admin once every enrolment of the member has ended; the page it
+    # leads to says whether the retention period is over.
+    can_anonymise = (
+        is_admin
+        and not is_open
+        and member.anonymised_at is None
+        and not Enrolment.objects.filter(
+            member_id=member.pk, status__in=OPEN_ENROLMENT_STATUSES
+        ).exists()
+    )
     context = {
         "enrolment": enrolment,
         "group": group,
@@ -264,6 +274,7 @@ def _render_detail(
         "can_record_paper": is_open and agreement is not None and acceptance is None,
         "can_complete": status == EnrolmentStatus.ACTIVE,
         "can_decline": joining,
+        "can_anonymise": can_anonymise,
         "activate_form": activate_form or ActivateForm(),
         "error": error,
     }

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -33,7 +34,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from groupcare.errors import DomainError
 from groupcare.forms import add_refusal
@@ -66,9 +67,11 @@ from sessions.selectors.me import (
     member_own_records,
     member_past_attendance,
 )
+from sessions.selectors.member_data import member_data_export, member_data_records
 from sessions.services.agreements import agreement_accept
 from sessions.services.attendance import CANT_ATTEND_STATUSES, attendance_cant_attend
 from sessions.services.calendar_feeds import calendar_feed_issue, calendar_feed_revoke
+from sessions.services.member_privacy import member_data_exported
 from sessions.services.notifications import member_update_with_reminders
 from sessions.services.reads import ENROLMENT_VIEWED, attendance_viewed, enrolments_viewed
 
@@ -467,3 +470,31 @@ def me_calendar_link_stop(request: HttpRequest) -> HttpResponse:
             "cancel_url": reverse("sessions:me-settings") + "#calendar",
         },
     )
+
+
+@login_required
+@require_GET
+def me_data_download(request: HttpRequest) -> HttpResponse:
+    """GET ``/me/settings/data.json``: everything GroupCare holds about the viewer as a
+    member (:func:`member_data_export`), as a JSON file to keep. The download is audited
+    (``members.member.data_exported``) before it is made.
+
+    Only for a person with a member record linked to their login (in any clinic, also one
+    where the member role has since been removed); anyone else signed in gets a 404, as
+    there is nothing of theirs to download. Never cached: it holds health information.
+    """
+    records = member_data_records(user=request.user)
+    if not records:
+        raise Http404("There is no member record of yours to download.")
+    now = timezone.now()
+    member_data_exported(members=records, by=request.user)
+    document = member_data_export(user=request.user, records=records, now=now)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="groupcare-my-data-{now.date().isoformat()}.json"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response

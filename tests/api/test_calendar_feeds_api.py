@@ -15,7 +15,7 @@ from sessions.ics import session_uid
 from sessions.models import CalendarFeed
 from sessions.services.calendar_feeds import calendar_feed_issue
 from tests.api.world import signed_in
-from tests.factories.members import MemberFactory
+from tests.factories.members import MemberFactory, mfa_enrol
 from tests.factories.sessions import EnrolmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +100,7 @@ def test_revoking_ends_the_url(world, api, client):
 
 
 def test_a_feed_can_be_issued_with_a_bearer_token(world):
+    mfa_enrol(world.users["member"])
     _, raw = api_token_issue(user=world.users["member"], name="phone")
     api = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
 

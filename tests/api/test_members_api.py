@@ -39,6 +39,7 @@ def _record(member, **overrides):
         "created_by": member.created_by_id,
         "created_at": _iso(member.created_at),
         "updated_at": _iso(member.updated_at),
+        "anonymised_at": None,
     }
     body.update(overrides)
     return body

@@ -28,6 +28,7 @@ from tests.api.schemathesis_support import (
     load_schema,
 )
 from tests.api.world import World, build_world
+from tests.factories.members import mfa_enrol
 
 schema = load_schema()
 
@@ -50,6 +51,7 @@ def bearer_for(world: World) -> Callable[[str], dict[str, str]]:
     def header(persona: str) -> dict[str, str]:
         token, raw = issued.get(persona, (None, ""))
         if token is None or not ApiToken.objects.filter(pk=token.pk, revoked_at=None).exists():
+            mfa_enrol(world.users[persona])
             token, raw = api_token_issue(user=world.users[persona], name="schemathesis")
             issued[persona] = (token, raw)
         return {"Authorization": f"Bearer {raw}"}

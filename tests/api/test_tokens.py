@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from members.enums import Role
 from members.models import ApiToken, AuditEntry
 from members.services import api_token_issue
+from tests.factories.members import mfa_enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,10 @@ REFUSED = {"detail": "The token is not valid, or it was revoked."}
 
 @pytest.fixture
 def user(clinic, make_user):
-    return make_user(clinic=clinic, role=Role.MEMBER, email="ren@example.org", full_name="Ren")
+    """A member who opted in to MFA: only such an account may hold tokens."""
+    user = make_user(clinic=clinic, role=Role.MEMBER, email="ren@example.org", full_name="Ren")
+    mfa_enrol(user)
+    return user
 
 
 @pytest.fixture
@@ -229,7 +233,9 @@ def test_the_list_shows_the_prefix_never_the_token(user, issued):
 
 
 def test_the_list_holds_only_the_callers_tokens(user, issued, make_user):
-    api_token_issue(user=make_user(), name="someone else's")
+    someone = make_user()
+    mfa_enrol(someone)
+    api_token_issue(user=someone, name="someone else's")
     client = APIClient()
     client.force_login(user)
 

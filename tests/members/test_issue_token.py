@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from members.models import ApiToken, AuditEntry
-from tests.factories.members import UserFactory
+from tests.factories.members import UserFactory, mfa_enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,7 @@ def issue(*args: str) -> tuple[str, str]:
 
 def test_prints_the_token_alone_on_stdout_and_stores_only_its_digest():
     user = UserFactory(email="billing@example.org")
+    mfa_enrol(user)
 
     stdout, stderr = issue("billing@example.org")
 
@@ -39,7 +40,7 @@ def test_prints_the_token_alone_on_stdout_and_stores_only_its_digest():
 
 
 def test_the_printed_token_authenticates_the_account(client):
-    UserFactory(email="billing@example.org")
+    mfa_enrol(UserFactory(email="billing@example.org"))
     stdout, _ = issue("billing@example.org")
 
     response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {stdout.strip()}")
@@ -49,7 +50,7 @@ def test_the_printed_token_authenticates_the_account(client):
 
 
 def test_explains_on_stderr_how_to_use_the_token():
-    UserFactory(email="billing@example.org")
+    mfa_enrol(UserFactory(email="billing@example.org"))
 
     _, stderr = issue("billing@example.org")
 
@@ -61,6 +62,7 @@ def test_explains_on_stderr_how_to_use_the_token():
 
 def test_finds_the_account_whatever_the_case_of_the_address():
     user = UserFactory(email="billing@example.org")
+    mfa_enrol(user)
 
     issue("  Billing@Example.ORG ")
 
@@ -68,7 +70,7 @@ def test_finds_the_account_whatever_the_case_of_the_address():
 
 
 def test_names_the_token_as_asked():
-    UserFactory(email="billing@example.org")
+    mfa_enrol(UserFactory(email="billing@example.org"))
 
     issue("billing@example.org", "--name", "EHR sync")
 
@@ -77,6 +79,7 @@ def test_names_the_token_as_asked():
 
 def test_issuing_is_audited_as_done_by_the_account_itself():
     user = UserFactory(email="billing@example.org")
+    mfa_enrol(user)
 
     issue("billing@example.org")
 
@@ -87,7 +90,7 @@ def test_issuing_is_audited_as_done_by_the_account_itself():
 
 
 def test_an_unknown_address_is_an_error_and_issues_nothing():
-    UserFactory(email="billing@example.org")
+    mfa_enrol(UserFactory(email="billing@example.org"))
 
     with pytest.raises(
         CommandError, match=r"^No account has the e-mail address nobody@example\.org\.$"
@@ -107,9 +110,18 @@ def test_a_deactivated_account_is_an_error_and_issues_nothing():
 
 
 def test_a_blank_name_is_an_error_and_issues_nothing():
-    UserFactory(email="billing@example.org")
+    mfa_enrol(UserFactory(email="billing@example.org"))
 
     with pytest.raises(CommandError, match="needs a name"):
         issue("billing@example.org", "--name", "   ")
+
+    assert ApiToken.objects.count() == 0
+
+
+def test_an_account_without_two_factor_authentication_gets_no_token():
+    UserFactory(email="billing@example.org")
+
+    with pytest.raises(CommandError, match=r"^Set up two-factor authentication before creating"):
+        issue("billing@example.org")
 
     assert ApiToken.objects.count() == 0

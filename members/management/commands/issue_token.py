@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from members.models import User
-from members.services import api_token_issue
+from members.services import MFARequiredError, api_token_issue
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"The account {user.email} is deactivated.")
         try:
             _, raw = api_token_issue(user=user, name=name)
-        except ValueError as error:
+        except (ValueError, MFARequiredError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(raw)
         self.stderr.write(

@@ -85,6 +85,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "updated_at",
+            "anonymised_at",
         ]
         read_only_fields = fields
 

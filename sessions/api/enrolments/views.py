@@ -47,6 +47,7 @@ from sessions.api.enrolments.serializers import (
     enrolment_representation,
 )
 from sessions.models import Enrolment
+from sessions.permissions import can_anonymise_member
 from sessions.selectors.enrolment import (
     enrolment_group_choices,
     enrolment_scoped_list,
@@ -66,11 +67,13 @@ from sessions.services.enrolment import (
     screening_record,
     screening_viewed,
 )
+from sessions.services.member_privacy import member_anonymise
 from sessions.services.notifications import member_update_with_reminders
 from sessions.services.reads import ROSTER_VIEWED, enrolment_viewed, enrolments_viewed
 
 STAFF_ONLY = "Member records and enrolments are for the clinic's staff."
 MANAGERS_ONLY = "Only the group's facilitators and a clinic admin may do this."
+ADMINS_ONLY = "Only an admin of the member's clinic may anonymise a member record."
 
 EnrolmentRepresentation = PolymorphicProxySerializer(
     component_name="EnrolmentRepresentation",
@@ -167,6 +170,27 @@ class MemberViewSet(viewsets.GenericViewSet):
         member = member_update_with_reminders(
             member=member, by=request.user, **serializer.validated_data
         )
+        return Response(MemberOutputSerializer(member).data)
+
+    @extend_schema(
+        operation_id="member_anonymise",
+        tags=["members"],
+        request=None,
+        responses={200: MemberOutputSerializer, **error_responses(401, 403, 404, 409)},
+        description="Anonymise a discharged member's record once the clinic's retention "
+        "period is over: names, contact details, emergency contact, time zone and the "
+        "clinical notes about them are erased, reminders stop, a login used for nothing "
+        "else is switched off; enrolments, agreement acceptances and attendance stay (and "
+        "keep counting). Clinic admins only. 409 codes: `member_still_enrolled` (an "
+        "enrolment is not yet ended; `conflict_id` is its id), `retention_period_running`, "
+        "`already_anonymised`. Cannot be undone.",
+    )
+    @action(detail=True, methods=["post"], url_path="anonymise", url_name="anonymise")
+    def anonymise(self, request: Request, pk: str) -> Response:
+        member = self.get_object()
+        if not can_anonymise_member(request.user, member):
+            raise PermissionDenied(ADMINS_ONLY)
+        member = member_anonymise(member=member, by=request.user)
         return Response(MemberOutputSerializer(member).data)
 
 

@@ -1,11 +1,17 @@
 """Member records and enrolments: referral, screening, seats, the waitlist, leaving."""
 
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
 from members.models import Member
 from sessions.enums import EnrolmentStatus, ScreeningOutcome
 from sessions.models import Enrolment, Screening
 from tests.api.matrix import (
     CREATED,
     FORBIDDEN,
+    NOT_FOUND,
     OK,
     Case,
     expect,
@@ -57,6 +63,16 @@ def _referral_body(w):
     return {"group": w.group.pk, "member": member.pk}
 
 
+def _anonymisable_url(w):
+    """``member``'s record, its only enrolment completed longer ago than the retention
+    period: an admin may anonymise it."""
+    ended = timezone.now() - dt.timedelta(days=settings.GROUPCARE_RETENTION_DAYS + 1)
+    Enrolment.objects.filter(pk=w.enrolment.pk).update(
+        status=EnrolmentStatus.COMPLETED, left_at=ended, left_on=ended.date(), joined_on=None
+    )
+    return f"/api/v1/members/{w.member_record.pk}/anonymise/"
+
+
 CASES = [
     # --- members -----------------------------------------------------------------------
     Case("api-member-list", "get", lambda w: "/api/v1/members/", staff_anywhere()),
@@ -79,6 +95,20 @@ CASES = [
         lambda w: f"/api/v1/members/{w.member_record.pk}/",
         group_managers(OK),
         body=lambda w: {"phone": "+44 20 7946 0000"},
+    ),
+    Case(
+        "api-member-anonymise",
+        "post",
+        _anonymisable_url,
+        # Clinic admins only: who else sees the record is refused (403), the rest 404.
+        expect(
+            admin=OK,
+            facilitator=FORBIDDEN,
+            other_facilitator=NOT_FOUND,
+            member=FORBIDDEN,
+            other_member=NOT_FOUND,
+            other_clinic_admin=NOT_FOUND,
+        ),
     ),
     # --- enrolments --------------------------------------------------------------------
     Case(

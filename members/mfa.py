@@ -1,0 +1,139 @@
+"""Multi-factor authentication: who must have it, and the middleware that holds staff to it.
+
+allauth provides MFA (a one-time-code app and recovery codes) but no way to require it. Here
+staff — anyone with an admin or facilitator role, or Django admin access — must enrol before
+anything else opens: every page redirects them to the set-up page and every API route
+answers 403. Members may opt in.
+
+Whether a session's user is enrolled is decided at sign-in and kept in the session (a
+request costs no query); enrolling or removing a factor in allauth's pages decides again.
+A user with a factor cannot sign in without it (allauth asks for the code after the
+password), so "has a factor" means "this session passed it, or enrolled it".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from members.enums import STAFF_ROLES
+from members.models import ClinicRole, User
+
+#: The authenticator types that are a second factor. Recovery codes are a fallback for a
+#: lost factor, not a factor of their own: allauth removes them with the last factor.
+FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+MFAState = Literal["enrolled", "required", "optional"]
+
+SESSION_KEY = "groupcare.mfa"
+
+MFA_REQUIRED_MESSAGE = (
+    "Staff accounts need two-factor authentication. Set up a one-time-code app to continue."
+)
+
+
+def mfa_enrolled_filter(user_field: str = "user") -> Exists:
+    """An ``Exists`` that is true when the row's user has a second factor (for annotations)."""
+    return Exists(Authenticator.objects.filter(user_id=OuterRef(user_field), type__in=FACTOR_TYPES))
+
+
+def user_has_mfa(user: User) -> bool:
+    return Authenticator.objects.filter(user_id=user.pk, type__in=FACTOR_TYPES).exists()
+
+
+def user_mfa_state(user: User) -> MFAState:
+    """One query: is ``user`` enrolled, or must or may they enrol?"""
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            enrolled=mfa_enrolled_filter("pk"),
+            staff_role=Exists(
+                ClinicRole.objects.filter(user_id=OuterRef("pk"), role__in=STAFF_ROLES)
+            ),
+        )
+        .values("enrolled", "staff_role", "is_staff", "is_superuser")
+        .first()
+    )
+    if row is None or row["enrolled"]:
+        return "enrolled"
+    if row["staff_role"] or row["is_staff"] or row["is_superuser"]:
+        return "required"
+    return "optional"
+
+
+def remember_mfa_state(request: HttpRequest, user: User) -> MFAState:
+    state = user_mfa_state(user)
+    request.session[SESSION_KEY] = state
+    return state
+
+
+class MFARequiredMiddleware:
+    """Staff without a second factor reach only the MFA set-up pages, sign-out and static files."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._open_prefixes: tuple[str, ...] | None = None
+
+    def open_prefixes(self) -> tuple[str, ...]:
+        if self._open_prefixes is None:
+            from django.conf import settings
+
+            self._open_prefixes = (
+                reverse("mfa_index"),  # set-up, recovery codes
+                reverse("account_logout"),
+                reverse("account_reauthenticate"),  # allauth asks before set-up
+                reverse("healthz"),
+                reverse("favicon"),
+                "/" + settings.STATIC_URL.lstrip("/"),
+            )
+        return self._open_prefixes
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            state = request.session.get(SESSION_KEY)
+            if state is None:
+                state = remember_mfa_state(request, user)
+            if state == "required" and not request.path_info.startswith(self.open_prefixes()):
+                return self.refuse(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def refuse(request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {"detail": MFA_REQUIRED_MESSAGE, "code": "mfa_required"}, status=403
+            )
+        target = reverse("mfa_activate_totp")
+        if request.method == "GET":
+            target += "?" + urlencode({"next": request.get_full_path()})
+        messages.info(request, MFA_REQUIRED_MESSAGE)
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return HttpResponseRedirect(target)
+
+
+def on_user_logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        remember_mfa_state(request, user)
+
+
+def on_authenticator_changed(
+    sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
+) -> None:
+    """A factor was added or removed in this session: decide again. Removing the last
+    factor also revokes the user's API tokens (a token needs MFA behind it)."""
+    from members.services import api_tokens_revoke_all
+
+    state = remember_mfa_state(request, user) if request is not None else user_mfa_state(user)
+    if state != "enrolled":
+        api_tokens_revoke_all(user=user, by=user, reason="mfa_removed")
