@@ -423,6 +423,16 @@ AUDITED: dict[str, Read] = {
         "members.member.viewed",
         {"member": ALEX},
     ),
+    "sessions:me-data-download": Read(
+        url("sessions:me-data-download"),
+        "members.member.data_exported",
+        {"member": ALEX, "other_member": ids("bo")},
+    ),
+    "sessions:member-anonymise": Read(
+        url("sessions:member-anonymise", _alex),
+        "members.member.viewed",
+        {"admin": ALEX},
+    ),
 }
 
 _WRITE_ECHO = (
@@ -480,6 +490,10 @@ NOT_MEMBER_DATA: dict[str, str] = {
     },
     "api-me-calendar-feed": "the URL of the caller's own calendar feed",
     "api-member-calendar-feed": "a write answering with a feed URL (issue/revoke audited)",
+    "api-member-anonymise": _WRITE_ECHO.format(
+        what="anonymised record", action="members.member.anonymised"
+    ),
+    "members:session-keepalive": "the caller's own session timing",
     "api-schema": "the OpenAPI document (no data)",
     "api-docs": "the API's documentation page (no data)",
 }
