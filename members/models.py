@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from members.audit_chain import GENESIS
 from members.enums import Role
 from members.validators import validate_reminder_offsets, validate_timezone
 
@@ -239,7 +240,9 @@ class AuditEntry(models.Model):
 
     ``action`` is a dotted name (``sessions.session.cancelled``). ``data`` holds ids and
     codes only, never names, notes or contact details. Rows are never updated or deleted
-    by the application.
+    by the application, and on PostgreSQL a trigger refuses it to anyone else. Entries
+    form a hash chain in ``seq`` order (``members.audit_chain``), written only by
+    ``members.services.audit_log`` and checked by ``manage.py audit_verify``.
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -255,6 +258,9 @@ class AuditEntry(models.Model):
     data = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    seq = models.PositiveBigIntegerField("sequence number", unique=True, editable=False)
+    prev_hash = models.CharField("previous entry's hash", max_length=64, editable=False)
+    entry_hash = models.CharField("hash", max_length=64, editable=False)
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -271,3 +277,24 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit entries are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit log's hash chain: the last entry's ``seq`` and hash.
+
+    A single row (pk 1). ``audit_log`` locks it to chain entries one at a time, so two
+    concurrent writers cannot both link to the same entry.
+    """
+
+    PK: ClassVar[int] = 1
+
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_head_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.seq}"

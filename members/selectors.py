@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
+from members.audit_chain import CHAINED_FIELDS, GENESIS, entry_digest
 from members.enums import STAFF_ROLES, Role
-from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, Member, User
+from members.models import (
+    ApiToken,
+    AuditChainHead,
+    AuditEntry,
+    Clinic,
+    ClinicRole,
+    Member,
+    User,
+)
 
 
 def clinic_role_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ClinicRole]:
@@ -165,3 +175,82 @@ def user_is_staff(*, user: AbstractBaseUser) -> bool:
     if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
         return True
     return ClinicRole.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()
+
+
+@dataclass(frozen=True)
+class AuditChainCheck:
+    """The outcome of ``audit_chain_verify``: how many entries were found intact and, if
+    the chain breaks, the first entry that breaks it (``None`` when there is none, e.g. a
+    head claiming entries that are all gone), why (``reason``) and how (``detail``)."""
+
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str = ""
+    detail: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return not self.reason
+
+
+def _audit_chain_head() -> tuple[int, str] | None:
+    return (
+        AuditChainHead.objects.filter(pk=AuditChainHead.PK).values_list("seq", "last_hash").first()
+    )
+
+
+def audit_chain_verify(*, chunk_size: int = 5000) -> AuditChainCheck:
+    """Walk the whole audit log in chain order and report the first break, if any.
+
+    Each entry's hash is recomputed, its ``seq`` must follow the one before it and its
+    ``prev_hash`` must be that entry's hash; the chain head must match the last entry.
+    Reads with one streamed query (constant memory) and two small ones, no query per
+    entry. Safe while entries are being appended: the head is read before and after the
+    walk, and entries committed in between count as neither missing nor extra.
+    """
+    head = _audit_chain_head()
+    head_seq, head_hash = head if head is not None else (0, GENESIS)
+    head_reached = head_seq == 0 and head_hash == GENESIS
+    count, prev_seq, prev_hash, last_pk = 0, 0, GENESIS, None
+    rows = (
+        AuditEntry.objects.order_by("seq")
+        .values_list("pk", "entry_hash", *CHAINED_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
+
+    def broken(pk: int | None, reason: str, detail: str) -> AuditChainCheck:
+        return AuditChainCheck(count, head_seq, head_hash, pk, reason, detail)
+
+    for pk, entry_hash, *chained in rows:
+        values = dict(zip(CHAINED_FIELDS, chained, strict=True))
+        seq = values["seq"]
+        if seq != prev_seq + 1:
+            return broken(pk, "missing before", f"its seq is {seq}, the one before is {prev_seq}")
+        if entry_digest(values) != entry_hash:
+            return broken(pk, "altered", "its contents do not match its hash")
+        if values["prev_hash"] != prev_hash:
+            return broken(pk, "altered before", "it does not link to the hash of the entry before")
+        if seq == head_seq:
+            head_reached = entry_hash == head_hash
+        count, prev_seq, prev_hash, last_pk = count + 1, seq, entry_hash, pk
+
+    if not head_reached:
+        return broken(
+            last_pk,
+            "head mismatch",
+            f"the chain head is at seq {head_seq}, the last entry at seq {prev_seq}"
+            if prev_seq < head_seq
+            else f"the chain head's hash is not that of the entry at seq {head_seq}",
+        )
+    head_after = _audit_chain_head()
+    if head_after is None and count:
+        return broken(last_pk, "head mismatch", "the chain head is missing")
+    if head_after is not None and head_after[0] < prev_seq:
+        return broken(
+            last_pk,
+            "head mismatch",
+            f"the chain head is at seq {head_after[0]}, the last entry at seq {prev_seq}",
+        )
+    return AuditChainCheck(count, head_seq, head_hash)

@@ -19,9 +19,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from groupcare.errors import DomainError
+from members.audit_chain import CHAINED_FIELDS, GENESIS, entry_digest
 from members.audit_context import current_request_meta
 from members.enums import STAFF_ROLES, Role
-from members.models import ApiToken, AuditEntry, Clinic, ClinicRole, Member, User, UserManager
+from members.models import (
+    ApiToken,
+    AuditChainHead,
+    AuditEntry,
+    Clinic,
+    ClinicRole,
+    Member,
+    User,
+    UserManager,
+)
+
+_IP_FIELD = AuditEntry._meta.get_field("ip_address")
 
 
 def audit_log(
@@ -38,18 +50,56 @@ def audit_log(
     Call it inside the service's own transaction, so the entry exists exactly when the
     change it records does. ``data`` must hold ids and codes, never names or notes. Give
     ``clinic_id`` instead of ``clinic`` when only the id is at hand.
+
+    The entry is chained to the one before it (``members.audit_chain``): the chain head is
+    locked, the entry inserted with its hash, the head moved on. That is 3 queries on
+    every database (lock the head, insert, update the head); the caller's transaction is
+    joined without a savepoint, so a failed audit write fails the caller's change too. The
+    head stays locked until that transaction ends, so concurrent writers queue there
+    instead of forking the chain: audit last, after the service's other locks.
     """
     meta = current_request_meta.get()
-    return AuditEntry.objects.create(
-        action=action,
-        actor=actor,
-        clinic_id=clinic.pk if clinic is not None else clinic_id,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        data=data or {},
-        ip_address=meta.ip_address if meta else None,
-        user_agent=meta.user_agent if meta else "",
-    )
+    ip_address = meta.ip_address if meta else None
+    with transaction.atomic(savepoint=False):
+        head = _audit_chain_head_locked()
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            at=timezone.now(),
+            action=action,
+            actor=actor,
+            clinic_id=clinic.pk if clinic is not None else clinic_id,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            data=data or {},
+            # As stored (IPv6 compressed), so that the hash matches what is read back.
+            ip_address=_IP_FIELD.get_prep_value(ip_address),
+            user_agent=meta.user_agent if meta else "",
+            prev_hash=head.last_hash,
+        )
+        entry.entry_hash = entry_digest({name: getattr(entry, name) for name in CHAINED_FIELDS})
+        entry.save(force_insert=True)
+        head.seq, head.last_hash = entry.seq, entry.entry_hash
+        head.save(update_fields=["seq", "last_hash"])
+    return entry
+
+
+def _audit_chain_head_locked() -> AuditChainHead:
+    """The chain head, locked until the transaction ends.
+
+    The migration creates it; it is only missing after the tables were flushed (a test
+    database) and is then rebuilt from the last entry. Two writers rebuilding at once
+    both try to insert pk 1; the loser's insert waits, fails, and it reads the winner's.
+    """
+    try:
+        return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
+    except AuditChainHead.DoesNotExist:
+        seq, last_hash = AuditEntry.objects.order_by("-seq").values_list(
+            "seq", "entry_hash"
+        ).first() or (0, GENESIS)
+        AuditChainHead.objects.get_or_create(
+            pk=AuditChainHead.PK, defaults={"seq": seq, "last_hash": last_hash}
+        )
+        return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
 
 
 def member_data_viewed(

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 
 from members.enums import Role
-from members.models import User
+from members.models import AuditEntry, User
+from members.services import audit_log
 from sessions.demo import demo_seed
 from tests.factories.members import ClinicRoleFactory, mfa_enrol
 
@@ -48,6 +49,23 @@ def test_audit_log_is_read_only_in_the_admin(client):
     response = client.get(reverse("admin:members_auditentry_add"))
 
     assert response.status_code == 403
+
+
+def test_audit_entries_cannot_be_changed_or_deleted_in_the_admin(client):
+    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    entry = audit_log(action="members.test.done", actor=None)
+
+    change = client.post(
+        reverse("admin:members_auditentry_change", args=[entry.pk]), {"action": "x.y.z"}
+    )
+    delete = client.post(
+        reverse("admin:members_auditentry_delete", args=[entry.pk]), {"post": "yes"}
+    )
+    changelist = client.get(reverse("admin:members_auditentry_changelist"))
+
+    assert (change.status_code, delete.status_code) == (403, 403)
+    assert changelist.context["action_form"] is None  # no bulk "delete selected"
+    assert AuditEntry.objects.get(pk=entry.pk).action == "members.test.done"
 
 
 OUR_MODEL_ADMINS = [

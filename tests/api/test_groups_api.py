@@ -749,11 +749,13 @@ READS = [case for case in GROUP_CASES if case.method == "get"]
 
 @pytest.mark.parametrize("case", READS, ids=lambda case: case.id)
 @pytest.mark.parametrize("persona", ["admin", "member"])
-def test_every_read_of_the_area_runs_at_most_eight_queries(
+def test_every_read_of_the_area_runs_at_most_nine_queries(
     world, api, django_assert_max_num_queries, case, persona
 ):
     url = case.url(world)
     signed_in(api, world.users[persona])
 
-    with django_assert_max_num_queries(8):
+    # The most: the roster shown to staff, whose audit entry takes 3 (chain head lock,
+    # insert, head update).
+    with django_assert_max_num_queries(9):
         api.get(url)

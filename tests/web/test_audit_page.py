@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from members.audit_context import RequestMeta, current_request_meta
 from members.models import AuditEntry
 from members.services import audit_log, member_record_viewed, member_records_listed
 from tests.factories.members import MemberFactory
@@ -75,10 +76,10 @@ def test_viewing_the_log_is_audited_with_the_members_its_filter_names(client_as,
 
 
 def test_rows_show_actor_action_object_time_and_address(client_as, world):
+    meta = current_request_meta.set(RequestMeta(ip_address="203.0.113.9", user_agent=""))
     with time_machine.travel(dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC), tick=False):
         member_record_viewed(member=world.member_record, by=world.users["facilitator"])
-    entry = AuditEntry.objects.get(action="members.member.viewed")
-    AuditEntry.objects.filter(pk=entry.pk).update(ip_address="203.0.113.9")
+    current_request_meta.reset(meta)
     facilitator = world.users["facilitator"]
 
     body = client_as("admin").get(AUDIT, {"action": "members.member.viewed"}).content.decode()

@@ -223,7 +223,8 @@ def test_add_page_costs_the_same_queries_for_any_number_of_members(
     for _ in range(size - 1):
         MemberFactory(clinic=world.clinic)
 
-    with django_assert_num_queries(12):
+    # of which the audit entry of the records shown takes 3 (chain head lock, insert, head update)
+    with django_assert_num_queries(14):
         response = client.get(f"/groups/{world.group.pk}/enrol/")
 
     assert response.content.decode().count('<th scope="row">') == size
