@@ -16,6 +16,8 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,6 +54,9 @@ from sessions.services.summaries import attendance_summary_build
 DEMO_DOMAIN = "demo.groupcare.test"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 -- public on purpose; seed_demo refuses without DEBUG
 DEMO_CLINIC_TZ = "America/New_York"
+#: The demo staff's authenticator-app secret (base32), public like the password: staff must
+#: use MFA, and `manage.py demo_code` prints the current code (or add it to an app).
+DEMO_TOTP_SECRET = "GROUPCAREDEMOGROUPCAREDEMOGROUPC"  # noqa: S105
 #: The demo login's reminders: the defaults and one an hour before.
 DEMO_MEMBER_OFFSETS = (*DEFAULT_REMINDER_OFFSETS, 60)
 
@@ -359,6 +364,14 @@ def _record_past_attendance(
             )
 
 
+def demo_totp_code(*, at: float) -> tuple[str, int]:
+    """The demo staff's one-time code at the Unix time ``at``, and its seconds left."""
+    period = 30
+    return format_hotp_value(hotp_value(DEMO_TOTP_SECRET, int(at) // period)), period - int(
+        at
+    ) % period
+
+
 def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
     """Create (or find) the demo clinic, its staff, members and groups. Idempotent."""
     now = timezone.now()
@@ -371,6 +384,10 @@ def demo_seed(*, password: str = DEMO_PASSWORD) -> Clinic:
         for email, full_name, role in _STAFF:
             staff[email] = _account(email=email, full_name=full_name, password=password)
             clinic_role_grant(user=staff[email], clinic=clinic, role=role)
+            if not Authenticator.objects.filter(
+                user=staff[email], type=Authenticator.Type.TOTP
+            ).exists():
+                TOTP.activate(staff[email], DEMO_TOTP_SECRET)
         admin = staff[f"admin@{DEMO_DOMAIN}"]
 
         rooms = {

@@ -13,6 +13,7 @@ from members.services import api_token_issue
 from sessions.enums import EnrolmentStatus
 from sessions.models import Enrolment
 from tests.api.world import PERSONAS, signed_in
+from tests.factories.members import mfa_enrol
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +146,7 @@ def test_anonymising_twice_is_a_409(world, api):
 def test_an_integrator_token_of_the_admin_may_anonymise_and_the_members_token_dies(world, api):
     _end(world, RETENTION_DAYS + 1)
     _, admin_raw = api_token_issue(user=world.users["admin"], name="EHR")
+    mfa_enrol(world.users["member"])  # a token needs a second factor behind it
     _, member_raw = api_token_issue(user=world.users["member"], name="Phone")
 
     response = api.post(_url(world.member_record), HTTP_AUTHORIZATION=f"Bearer {admin_raw}")

@@ -290,6 +290,7 @@ def test_an_api_call_within_the_limits_answers(clock, member):
 
 
 def test_a_bearer_token_call_has_no_session_to_end(clock, member):
+    mfa_enrol(member)  # a token needs a second factor behind it
     _token, raw = api_token_issue(user=member, name="script")
 
     clock(MEMBER_ABSOLUTE + 1)

@@ -27,6 +27,7 @@ from members.services import api_token_issue
 from sessions.enums import EnrolmentStatus
 from sessions.models import Enrolment
 from tests.api.world import World, build_world
+from tests.factories.members import mfa_enrol
 from tests.factories.sessions import EnrolmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,7 @@ def _sql_leak(body: str) -> list[str]:
 
 
 def _token_client(world: World, persona: str) -> APIClient:
+    mfa_enrol(world.users[persona])  # a token needs a second factor behind it
     _, raw = api_token_issue(user=world.users[persona], name="corpus")
     return APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
 

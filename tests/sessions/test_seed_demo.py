@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from members.enums import Role
 from members.models import ClinicRole, Member
-from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD
+from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_seed
 from sessions.enums import (
     AttendanceStatus,
     EnrolmentStatus,
@@ -134,3 +134,31 @@ def test_seed_demo_runs_when_utc_has_already_reached_tomorrow(settings):
     with time_machine.travel(dt.datetime(2026, 11, 29, 3, 40, tzinfo=dt.UTC), tick=False):
         call_command("seed_demo")
     assert Enrolment.objects.filter(status=EnrolmentStatus.WITHDRAWN).exists()
+
+
+def test_demo_staff_sign_in_with_the_printed_one_time_code(client, settings):
+    from io import StringIO
+
+    from django.core.cache import cache
+
+    settings.DEBUG = True
+    demo_seed()
+    cache.clear()  # allauth remembers used codes by user id
+    stdout = StringIO()
+    call_command("demo_code", stdout=stdout, stderr=StringIO())
+
+    response = client.post(
+        "/accounts/login/", {"login": "facilitator@demo.groupcare.test", "password": DEMO_PASSWORD}
+    )
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    response = client.post("/accounts/2fa/authenticate/", {"code": stdout.getvalue().strip()})
+
+    assert response.status_code == 302
+    assert client.get("/today/").status_code == 200
+
+
+def test_demo_code_refuses_to_run_without_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="refuses to run with DJANGO_DEBUG off"):
+        call_command("demo_code")

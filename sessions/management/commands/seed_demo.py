@@ -5,7 +5,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_calendar_feeds, demo_seed
+from sessions.demo import (
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    demo_calendar_feeds,
+    demo_seed,
+)
 
 
 class Command(BaseCommand):
@@ -37,6 +43,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password: {password}):")
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.role:<13} {login.email}")
+        self.stdout.write(
+            "Staff sign in with a one-time code too: `python manage.py demo_code` prints it "
+            f"(or add the secret {DEMO_TOTP_SECRET} to an authenticator app)."
+        )
         feeds = demo_calendar_feeds()
         if feeds:
             self.stdout.write("Calendar feeds (subscribe in a calendar app):")
