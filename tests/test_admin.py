@@ -52,7 +52,7 @@ def test_audit_log_is_read_only_in_the_admin(client):
 
 
 def test_audit_entries_cannot_be_changed_or_deleted_in_the_admin(client):
-    client.force_login(User.objects.create_superuser(email="root@example.org", password="x"))
+    client.force_login(_superuser())
     entry = audit_log(action="members.test.done", actor=None)
 
     change = client.post(
