@@ -132,8 +132,15 @@ def on_authenticator_changed(
 ) -> None:
     """A factor was added or removed in this session: decide again. Removing the last
     factor also revokes the user's API tokens (a token needs MFA behind it)."""
-    from members.services import api_tokens_revoke_all
+    from members.services import api_tokens_revoke_all, user_sessions_end_all
 
     state = remember_mfa_state(request, user) if request is not None else user_mfa_state(user)
     if state != "enrolled":
         api_tokens_revoke_all(user=user, by=user, reason="mfa_removed")
+        # Other sessions were decided "enrolled" at their sign-in: they end.
+        session = getattr(request, "session", None)
+        user_sessions_end_all(
+            user=user,
+            except_session_key=session.session_key if session is not None else None,
+            reason="mfa_removed",
+        )

@@ -87,19 +87,27 @@ def _audit_chain_head_locked() -> AuditChainHead:
     """The chain head, locked until the transaction ends.
 
     The migration creates it; it is only missing after the tables were flushed (a test
-    database) and is then rebuilt from the last entry. Two writers rebuilding at once
-    both try to insert pk 1; the loser's insert waits, fails, and it reads the winner's.
+    database), and then the log is empty too and the chain starts again. A missing head
+    with entries left is tampering (someone removed the head to hide removed entries):
+    refused, so that ``audit_verify`` still reports it. Two writers starting at once both
+    try to insert pk 1; the loser's insert waits, fails, and it reads the winner's.
     """
     try:
         return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
     except AuditChainHead.DoesNotExist:
-        seq, last_hash = AuditEntry.objects.order_by("-seq").values_list(
-            "seq", "entry_hash"
-        ).first() or (0, GENESIS)
+        if AuditEntry.objects.exists():
+            raise AuditChainBrokenError(
+                "The audit log's chain head is missing while entries exist; run "
+                "`manage.py audit_verify`. Nothing more is written until it is restored."
+            ) from None
         AuditChainHead.objects.get_or_create(
-            pk=AuditChainHead.PK, defaults={"seq": seq, "last_hash": last_hash}
+            pk=AuditChainHead.PK, defaults={"seq": 0, "last_hash": GENESIS}
         )
         return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
+
+
+class AuditChainBrokenError(RuntimeError):
+    """The audit chain cannot be continued safely: an operator must look."""
 
 
 def member_data_viewed(
@@ -234,6 +242,11 @@ def user_sessions_end_all(
     return ended
 
 
+def _sessions_end_if_any(*, user: User, reason: str) -> None:
+    if UserSession.objects.filter(user_id=user.pk).exists():
+        user_sessions_end_all(user=user, reason=reason)
+
+
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
     """Find the account for ``email`` (any case) or create one without a usable password."""
     email = UserManager.normalize_email(email)
@@ -248,9 +261,19 @@ def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
 def clinic_role_grant(
     *, user: User, clinic: Clinic, role: Role, by: User | None = None
 ) -> ClinicRole:
-    """Give ``user`` the ``role`` in ``clinic``; granting a role they hold changes nothing."""
+    """Give ``user`` the ``role`` in ``clinic``; granting a role they hold changes nothing.
+
+    A person who becomes staff is signed out everywhere (after commit): whether a session
+    must use MFA, and its logoff limits, were decided when it signed in as a member."""
     with transaction.atomic():
+        became_staff = (
+            role in STAFF_ROLES
+            and not (user.is_staff or user.is_superuser)
+            and not ClinicRole.objects.filter(user=user, role__in=STAFF_ROLES).exists()
+        )
         clinic_role, created = ClinicRole.objects.get_or_create(user=user, clinic=clinic, role=role)
+        if created and became_staff:
+            transaction.on_commit(lambda: _sessions_end_if_any(user=user, reason="became_staff"))
         if created:
             audit_log(
                 action="members.role.granted",

@@ -168,10 +168,8 @@ class SessionTimeoutMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = request.session
-        if (
-            request.headers.get("Authorization", "").startswith("Bearer ")
-            or AUTH_USER_SESSION_KEY not in session
-        ):
+        # A Bearer-token call has no signed-in session; a header alone must not exempt one.
+        if AUTH_USER_SESSION_KEY not in session:
             return self.get_response(request)
         now = now_seconds()
         if session.get(CLASS_KEY) not in (STAFF, MEMBER) or not isinstance(

@@ -288,6 +288,8 @@ def member_data_export(
                         "status": row.status,
                         "minutes_attended": row.minutes_attended,
                         "recorded_at": _iso(row.recorded_at),
+                        # Without the amendment's reason: one reason is written for a
+                        # whole sheet at once and may name fellow members.
                         "changes": [
                             {
                                 "changed_at": _iso(change.changed_at),
@@ -295,7 +297,6 @@ def member_data_export(
                                 "new_status": change.new_status,
                                 "old_minutes": change.old_minutes,
                                 "new_minutes": change.new_minutes,
-                                "reason": change.reason,
                             }
                             for change in changes[row.pk]
                         ],

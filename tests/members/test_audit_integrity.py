@@ -15,7 +15,7 @@ from members.audit_chain import CHAINED_FIELDS, GENESIS, entry_digest
 from members.audit_context import RequestMeta, current_request_meta
 from members.models import AuditChainHead, AuditEntry
 from members.selectors import audit_chain_verify
-from members.services import audit_log
+from members.services import AuditChainBrokenError, audit_log
 from tests.factories.members import ClinicFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,14 +112,24 @@ def test_writing_an_entry_takes_three_queries(django_assert_num_queries):
         audit_log(action="members.test.second", actor=None, clinic=clinic)
 
 
-def test_a_missing_head_is_rebuilt_from_the_last_entry():
+def test_a_missing_head_over_an_empty_log_starts_the_chain_again():
+    AuditChainHead.objects.all().delete()
+
+    entry = audit_log(action="members.test.first", actor=None)
+
+    assert (entry.seq, entry.prev_hash) == (1, GENESIS)
+    assert audit_chain_verify().intact
+
+
+def test_a_missing_head_with_entries_left_stops_the_log_instead_of_hiding_it():
     _log(3)
     AuditChainHead.objects.all().delete()
 
-    entry = audit_log(action="members.test.after", actor=None)
+    with pytest.raises(AuditChainBrokenError, match="chain head is missing"), transaction.atomic():
+        audit_log(action="members.test.after", actor=None)
 
-    assert (entry.seq, entry.prev_hash) == (4, _chain()[2].entry_hash)
-    assert audit_chain_verify().intact
+    assert AuditEntry.objects.count() == 3
+    assert audit_chain_verify().reason == "head mismatch"
 
 
 def test_a_second_entry_at_the_same_place_in_the_chain_is_refused():

@@ -321,3 +321,20 @@ def test_a_new_password_is_no_way_around_the_code(client, mailoutbox):
 
     assert response["Location"] == AUTHENTICATE
     assert client.get("/today/").status_code == 302
+
+
+def test_turning_mfa_off_ends_the_other_sessions(client):
+    user = ClinicRoleFactory(role=Role.FACILITATOR).user
+    [recovery_code, *_] = RecoveryCodes.activate(user).get_unused_codes()
+    ward_pc = Client()
+    _sign_in_with_password(ward_pc, user)
+    ward_pc.post(AUTHENTICATE, {"code": totp_now()})
+    assert ward_pc.get("/today/").status_code == 200
+    _sign_in_with_password(client, user)
+    client.post(AUTHENTICATE, {"code": recovery_code})  # the app's code was just used
+    _confirm_password(client)
+
+    client.post(reverse("mfa_deactivate_totp"))
+
+    assert ward_pc.get("/today/")["Location"].startswith(LOGIN)
+    assert client.get("/today/")["Location"].startswith(SETUP)

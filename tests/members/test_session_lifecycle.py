@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from members.enums import Role
 from members.models import AuditEntry
-from members.services import api_token_issue, user_sessions_end_all
+from members.services import api_token_issue, clinic_role_grant, user_sessions_end_all
 from members.session_timeouts import (
     ACTIVITY_KEY,
     CLASS_KEY,
@@ -567,3 +567,27 @@ def test_ending_all_sessions_spares_the_one_named_and_is_idempotent(member):
         {"count": 1, "reason": "test"},
         {"count": 0, "reason": "test"},
     ]
+
+
+def test_a_bearer_header_does_not_exempt_a_signed_in_session(clock, member):
+    client = signed_in(member, HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    clock(MEMBER_IDLE + 1)
+    response = client.get(PAGE)
+
+    assert response.status_code == 302
+    assert not is_signed_in(client)
+
+
+def test_becoming_staff_signs_the_person_out_everywhere(
+    clinic, member, django_capture_on_commit_callbacks
+):
+    phone = password_sign_in(member)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        clinic_role_grant(user=member, clinic=clinic, role=Role.FACILITATOR)
+
+    # The next sign-in decides again: staff limits, and MFA required.
+    assert phone.get(PAGE)["Location"] == login_redirect(PAGE)
+    entry = AuditEntry.objects.get(action="members.user.signed_out_everywhere")
+    assert entry.data == {"count": 1, "reason": "became_staff"}

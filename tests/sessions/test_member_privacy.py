@@ -295,7 +295,6 @@ def test_export_holds_everything_about_the_member_and_nothing_else(history):
                                 "new_status": "late",
                                 "old_minutes": None,
                                 "new_minutes": 60,
-                                "reason": "Arrived after the bus broke down",
                             }
                         ],
                     },
