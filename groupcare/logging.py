@@ -113,3 +113,20 @@ class PHIFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def phi_filter_every_handler() -> None:
+    """Put :class:`PHIFilter` on every handler of every logger that lacks it.
+
+    ``settings.LOGGING`` filters the handlers it declares; a Celery worker adds handlers of
+    its own when it sets up logging (the task logger, billiard's), and those must filter too.
+    """
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(existing, PHIFilter) for existing in handler.filters):
+                handler.addFilter(PHIFilter())

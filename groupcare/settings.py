@@ -214,6 +214,9 @@ ACCOUNT_RATE_LIMITS = {
 # enrol before anything else opens (members.mfa.MFARequiredMiddleware); members may opt in.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "GroupCare"
+# A code of the 30-second step before or after is accepted too: a phone's clock drifts, and
+# a code typed as its step ends must not fail. Each code still works only once.
+MFA_TOTP_TOLERANCE = 1
 MFA_RECOVERY_CODE_COUNT = 10
 
 # The list of a person's signed-in sessions (allauth.usersessions), recorded at sign-in: a
@@ -523,6 +526,8 @@ LOGGING = {
         # contexts.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # Declared here so that redis-py does not give it an unfiltered handler of its own.
+        "push_response": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
 # The worker logs through the same handlers (and filter) instead of Celery's own.

@@ -81,8 +81,11 @@ def area_legend(area: str) -> str:
 
 
 def test_facilitator_creates_schedules_enrols_screens_and_takes_attendance_on_a_tablet(
-    page_at, live_server, look
+    page_at, live_server, look, settings
 ):
+    # The journey jumps days ahead to the first session; automatic logoff (tested on its
+    # own) would end the session at the jump.
+    settings.GROUPCARE_SESSION_IDLE_STAFF = settings.GROUPCARE_SESSION_ABSOLUTE_STAFF = 90 * 86400
     site = riverside()
     ModalityFactory(clinic=site.clinic, name="Peer support")
     # Fay took Robin's referral last week, so Robin's record is one she may enrol.
