@@ -14,17 +14,15 @@ server runs in another thread and only sees committed data.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core.cache import cache
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.e2e.checks import look_at
-from tests.factories.members import TEST_TOTP_SECRET
+from tests.factories.members import current_totp_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -209,7 +207,3 @@ def sign_in(page: Page, live_server, email: str, password: str) -> None:
         with page.expect_navigation():
             page.locator("form button[type=submit]").first.click()
         assert "/accounts/2fa/" not in page.url, f"the code for {email} failed: {page.url}"
-
-
-def current_totp_code(secret: str = TEST_TOTP_SECRET) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))

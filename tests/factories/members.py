@@ -1,6 +1,8 @@
+import time
+
 import factory
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from factory.django import DjangoModelFactory
 
 from members.enums import STAFF_ROLES, Role
@@ -9,6 +11,11 @@ from members.models import Clinic, ClinicRole, Member, User
 TEST_PASSWORD = "correct-horse-battery-staple"
 # The one-time-code secret of every test account enrolled in MFA (base32).
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def current_totp_code(secret: str = TEST_TOTP_SECRET) -> str:
+    """The code an authenticator app holding ``secret`` shows now."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def mfa_enrol(user: User) -> None:

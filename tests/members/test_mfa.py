@@ -3,13 +3,11 @@ and API tokens are no way around it."""
 
 from __future__ import annotations
 
-import time
 from io import StringIO
 
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -22,11 +20,11 @@ from members.models import ApiToken, AuditEntry, User
 from members.services import api_token_issue
 from tests.factories.members import (
     TEST_PASSWORD,
-    TEST_TOTP_SECRET,
     ClinicFactory,
     ClinicRoleFactory,
     MemberFactory,
     UserFactory,
+    current_totp_code,
     mfa_enrol,
 )
 
@@ -42,10 +40,6 @@ def _forget_used_codes():
 SETUP = reverse("mfa_activate_totp")
 LOGIN = reverse("account_login")
 AUTHENTICATE = reverse("mfa_authenticate")
-
-
-def totp_now(secret: str = TEST_TOTP_SECRET) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def unenrolled_staff(role: str = Role.FACILITATOR) -> User:
@@ -189,7 +183,7 @@ def test_enrolling_opens_the_site(client):
     _confirm_password(client)
     assert client.get(SETUP).status_code == 200
     secret = client.session["mfa.totp.secret"]
-    response = client.post(SETUP, {"code": totp_now(secret)})
+    response = client.post(SETUP, {"code": current_totp_code(secret)})
 
     assert response.status_code == 302
     assert Authenticator.objects.filter(user=user, type__in=FACTOR_TYPES).count() == 1
@@ -203,7 +197,7 @@ def test_staff_with_mfa_sign_in_with_password_then_a_code(client):
     assert response["Location"] == AUTHENTICATE
     assert client.get("/today/").status_code == 302  # not signed in yet
 
-    response = client.post(AUTHENTICATE, {"code": totp_now()})
+    response = client.post(AUTHENTICATE, {"code": current_totp_code()})
 
     assert response.status_code == 302
     assert client.get("/today/").status_code == 200
@@ -211,7 +205,7 @@ def test_staff_with_mfa_sign_in_with_password_then_a_code(client):
 
 def test_a_one_time_code_cannot_be_used_twice():
     user = ClinicRoleFactory(role=Role.FACILITATOR).user
-    code = totp_now()
+    code = current_totp_code()
     first, second = Client(), Client()
     _sign_in_with_password(first, user)
     _sign_in_with_password(second, user)
@@ -228,7 +222,9 @@ def test_a_wrong_code_is_refused(client):
     user = ClinicRoleFactory(role=Role.FACILITATOR).user
     _sign_in_with_password(client, user)
 
-    response = client.post(AUTHENTICATE, {"code": "000000" if totp_now() != "000000" else "1"})
+    response = client.post(
+        AUTHENTICATE, {"code": "000000" if current_totp_code() != "000000" else "1"}
+    )
 
     assert response.status_code == 200
     assert client.get("/today/").status_code == 302
@@ -290,7 +286,7 @@ def test_turning_mfa_off_revokes_the_tokens_and_closes_the_site(client):
     user = ClinicRoleFactory(role=Role.FACILITATOR, clinic=clinic).user
     token, raw = api_token_issue(user=user, name="laptop")
     _sign_in_with_password(client, user)
-    client.post(AUTHENTICATE, {"code": totp_now()})
+    client.post(AUTHENTICATE, {"code": current_totp_code()})
     _confirm_password(client)
 
     response = client.post(reverse("mfa_deactivate_totp"))
@@ -328,7 +324,7 @@ def test_turning_mfa_off_ends_the_other_sessions(client):
     [recovery_code, *_] = RecoveryCodes.activate(user).get_unused_codes()
     ward_pc = Client()
     _sign_in_with_password(ward_pc, user)
-    ward_pc.post(AUTHENTICATE, {"code": totp_now()})
+    ward_pc.post(AUTHENTICATE, {"code": current_totp_code()})
     assert ward_pc.get("/today/").status_code == 200
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": recovery_code})  # the app's code was just used
