@@ -13,7 +13,7 @@ from allauth.account.utils import user_pk_to_url_str
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -89,21 +89,30 @@ def _audit_chain_head_locked() -> AuditChainHead:
     The migration creates it; it is only missing after the tables were flushed (a test
     database), and then the log is empty too and the chain starts again. A missing head
     with entries left is tampering (someone removed the head to hide removed entries):
-    refused, so that ``audit_verify`` still reports it. Two writers starting at once both
-    try to insert pk 1; the loser's insert waits, fails, and it reads the winner's.
+    refused, so that ``audit_verify`` still reports it.
+
+    Two writers may both find the head missing. Each tries to insert it in a savepoint;
+    the second insert waits for the first writer's transaction, fails on the primary key
+    once it commits, and the second writer then locks the head the first one created. Only
+    the writer whose insert succeeded checks for orphaned entries, so a head created by a
+    concurrent writer (with its first entry) is never mistaken for tampering.
     """
     try:
         return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
     except AuditChainHead.DoesNotExist:
-        if AuditEntry.objects.exists():
-            raise AuditChainBrokenError(
-                "The audit log's chain head is missing while entries exist; run "
-                "`manage.py audit_verify`. Nothing more is written until it is restored."
-            ) from None
-        AuditChainHead.objects.get_or_create(
-            pk=AuditChainHead.PK, defaults={"seq": 0, "last_hash": GENESIS}
-        )
+        pass
+    try:
+        with transaction.atomic():
+            head = AuditChainHead.objects.create(pk=AuditChainHead.PK, seq=0, last_hash=GENESIS)
+            if AuditEntry.objects.exists():
+                # Raised inside the savepoint, so the new head is rolled back with it.
+                raise AuditChainBrokenError(
+                    "The audit log's chain head is missing while entries exist; run "
+                    "`manage.py audit_verify`. Nothing more is written until it is restored."
+                )
+    except IntegrityError:
         return AuditChainHead.objects.select_for_update().get(pk=AuditChainHead.PK)
+    return head
 
 
 class AuditChainBrokenError(RuntimeError):

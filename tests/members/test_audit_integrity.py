@@ -308,3 +308,49 @@ def test_concurrent_writers_leave_one_intact_chain():
     assert sorted((e.data["t"], e.data["i"]) for e in written) == [
         (t, i) for t in range(THREADS) for i in range(PER_THREAD)
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_that_found_no_head_continues_the_one_a_concurrent_writer_created():
+    # A flushed database: no head, no entries. The first writer creates the head; the
+    # second looks for it before the first commits (and finds none), and goes on only after
+    # the first has committed its head and entry. It must continue that chain, not take
+    # the first writer's entry for entries orphaned by tampering.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE members_auditentry, members_auditchainhead")
+    first_wrote, second_looked, first_committed = (threading.Event() for _ in range(3))
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                audit_log(action="members.test.first", actor=None)
+                first_wrote.set()
+                assert second_looked.wait(timeout=30)
+            first_committed.set()
+        finally:
+            connection.close()
+
+    def pause_after_looking_for_the_head(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "members_auditchainhead" in sql and not second_looked.is_set():
+            second_looked.set()
+            assert first_committed.wait(timeout=30)
+        return result
+
+    def second() -> AuditEntry:
+        try:
+            assert first_wrote.wait(timeout=30)
+            with connection.execute_wrapper(pause_after_looking_for_the_head):
+                return audit_log(action="members.test.second", actor=None)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first_done, second_done = pool.submit(first), pool.submit(second)
+        first_done.result(timeout=60)
+        entry = second_done.result(timeout=60)
+
+    assert entry.seq == 2
+    check = audit_chain_verify()
+    assert (check.intact, check.entries) == (True, 2)
