@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # `make run` is for one laptop: DEBUG on unless the caller says otherwise.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 PYTEST_ARGS ?=
+# Test processes: one per core (pytest-xdist); `make test PYTEST_WORKERS=0` runs in this one.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint fmt migrations check-migrations deploy-check bench clean
 
@@ -29,7 +31,7 @@ run: $(VENV)/.installed
 	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
 
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -6,16 +6,27 @@ Redis when they are set and against SQLite and the embedded broker when they are
 
 import os
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault(
     "GROUPCARE_FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWZpZWxkLWtleS10ZXN0LW9ubHktMzI="
 )
+# Under pytest-xdist each worker (gw0, gw1, ...) gets a Redis database of its own, as it
+# gets a test database of its own, so one worker's broker tests never see another's
+# messages. Set in the environment, so the worker processes those tests start inherit it.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    _redis = urlsplit(os.environ["REDIS_URL"])
+    _base = int(_redis.path.strip("/") or 0)
+    _db = (_base + int(_worker[2:])) % 16
+    os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_db}"))
+
 # Keep the embedded broker's and cache's files out of the developer's own var/.
 os.environ.setdefault("GROUPCARE_VAR_DIR", tempfile.mkdtemp(prefix="groupcare-test-"))
 
-from groupcare.settings import *  # noqa: F403
+from groupcare.settings import *  # noqa: E402, F403
 
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
