@@ -210,9 +210,15 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 
-# Multi-factor authentication: a one-time code app (TOTP) with recovery codes. Staff must
-# enrol before anything else opens (members.mfa.MFARequiredMiddleware); members may opt in.
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Multi-factor authentication: a one-time code app (TOTP) or a security key (WebAuthn), with
+# recovery codes. Staff must enrol before anything else opens
+# (members.mfa.MFARequiredMiddleware); members may opt in.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# A security key is a second factor after the password, not a password-less sign-in.
+MFA_PASSKEY_LOGIN_ENABLED = False
+# Security keys work only on HTTPS and on http://localhost (browsers and the server both
+# refuse other plain-HTTP origins and IP addresses): with `make run`, open
+# http://localhost:8000/ rather than http://127.0.0.1:8000/ to add one.
 MFA_TOTP_ISSUER = "GroupCare"
 # A code of the 30-second step before or after is accepted too: a phone's clock drifts, and
 # a code typed as its step ends must not fail. Each code still works only once.

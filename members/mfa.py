@@ -1,6 +1,7 @@
 """Multi-factor authentication: who must have it, and the middleware that holds staff to it.
 
-allauth provides MFA (a one-time-code app and recovery codes) but no way to require it. Here
+allauth provides MFA (a one-time-code app or a security key, and recovery codes) but no way
+to require it. Here
 staff — anyone with an admin or facilitator role, or Django admin access — must enrol before
 anything else opens: every page redirects them to the set-up page and every API route
 answers 403. Members may opt in.
@@ -35,7 +36,8 @@ MFAState = Literal["enrolled", "required", "optional"]
 SESSION_KEY = "groupcare.mfa"
 
 MFA_REQUIRED_MESSAGE = (
-    "Staff accounts need two-factor authentication. Set up a one-time-code app to continue."
+    "Staff accounts need two-factor authentication. Set up a one-time-code app, or add a "
+    "security key under Two-factor authentication, to continue."
 )
 
 
@@ -127,20 +129,34 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: User, **kw
         remember_mfa_state(request, user)
 
 
+def mfa_enforce_after_change(
+    *, user: User, by: User | None, except_session_key: str | None = None
+) -> MFAState:
+    """Decide ``user``'s MFA state again after one of their factors was added or removed,
+    in allauth's pages or in the Django admin. With no factor left, their API tokens are
+    revoked (a token needs MFA behind it) and every session but ``except_session_key`` ends:
+    those sessions were decided "enrolled" at their sign-in."""
+    from members.services import api_tokens_revoke_all, user_sessions_end_all
+
+    state = user_mfa_state(user)
+    if state != "enrolled":
+        api_tokens_revoke_all(user=user, by=by or user, reason="mfa_removed")
+        user_sessions_end_all(
+            user=user, except_session_key=except_session_key, reason="mfa_removed"
+        )
+    return state
+
+
 def on_authenticator_changed(
     sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
 ) -> None:
-    """A factor was added or removed in this session: decide again. Removing the last
-    factor also revokes the user's API tokens (a token needs MFA behind it)."""
-    from members.services import api_tokens_revoke_all, user_sessions_end_all
-
-    state = remember_mfa_state(request, user) if request is not None else user_mfa_state(user)
-    if state != "enrolled":
-        api_tokens_revoke_all(user=user, by=user, reason="mfa_removed")
-        # Other sessions were decided "enrolled" at their sign-in: they end.
-        session = getattr(request, "session", None)
-        user_sessions_end_all(
-            user=user,
-            except_session_key=session.session_key if session is not None else None,
-            reason="mfa_removed",
-        )
+    """A factor was added or removed in this session (allauth's signals): decide again, and
+    keep the answer in this session."""
+    session = getattr(request, "session", None)
+    state = mfa_enforce_after_change(
+        user=user,
+        by=user,
+        except_session_key=session.session_key if session is not None else None,
+    )
+    if session is not None:
+        session[SESSION_KEY] = state

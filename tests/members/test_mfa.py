@@ -46,27 +46,34 @@ def unenrolled_staff(role: str = Role.FACILITATOR) -> User:
     return ClinicRoleFactory(role=role, _mfa=False).user
 
 
-def _routes(resolver: URLResolver | None = None, prefix: str = "") -> list[tuple[str, dict]]:
+def _placeholders(pattern: URLPattern | URLResolver) -> dict:
+    """Placeholder arguments for one pattern's own part of the path: typed path() arguments
+    get a value of their type; a regex route's groups (DRF's routers, allauth's keys) all
+    accept "1"."""
+    kwargs = dict.fromkeys(pattern.pattern.regex.groupindex, "1")
+    if "app_label" in kwargs:  # the Django admin's app index lists its apps
+        kwargs["app_label"] = "members"
+    kwargs.update(
+        (name, 1 if type(conv).__name__ == "IntConverter" else "x")
+        for name, conv in pattern.pattern.converters.items()
+    )
+    return kwargs
+
+
+def _routes(
+    resolver: URLResolver | None = None, prefix: str = "", outer: dict | None = None
+) -> list[tuple[str, dict]]:
     """Every named route of the URL conf, with placeholder arguments: generated, so a new
     route is covered without anyone remembering to add it here."""
     resolver = resolver or get_resolver()
+    outer = outer or {}
     found = []
     for pattern in resolver.url_patterns:
         if isinstance(pattern, URLResolver):
             namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            found += _routes(pattern, namespace)
+            found += _routes(pattern, namespace, {**outer, **_placeholders(pattern)})
         elif isinstance(pattern, URLPattern) and pattern.name:
-            converters = pattern.pattern.converters
-            # Typed path() arguments get a value of their type; a regex route's groups
-            # (DRF's routers, allauth's keys) all accept "1".
-            kwargs = dict.fromkeys(pattern.pattern.regex.groupindex, "1")
-            if "app_label" in kwargs:  # the Django admin's app index lists its apps
-                kwargs["app_label"] = "members"
-            kwargs.update(
-                (name, 1 if type(conv).__name__ == "IntConverter" else "x")
-                for name, conv in converters.items()
-            )
-            found.append((prefix + pattern.name, kwargs))
+            found.append((prefix + pattern.name, {**outer, **_placeholders(pattern)}))
     return found
 
 
@@ -167,20 +174,13 @@ def _sign_in_with_password(client: Client, user: User) -> None:
     assert response.status_code == 302, response.content[:300]
 
 
-def _confirm_password(client: Client) -> None:
-    """allauth asks for the password again before a factor is added or removed."""
-    response = client.post(reverse("account_reauthenticate"), {"password": TEST_PASSWORD})
-    assert response.status_code == 302, response.content[:300]
-
-
 @pytest.mark.django_db(transaction=True)  # allauth decides on commit, inside the request
 def test_enrolling_opens_the_site(client):
     user = unenrolled_staff()
     _sign_in_with_password(client, user)
     assert client.get("/today/")["Location"].startswith(SETUP)
 
-    assert client.get(SETUP)["Location"].startswith(reverse("account_reauthenticate"))
-    _confirm_password(client)
+    # Just signed in: the set-up page does not ask for the password again.
     assert client.get(SETUP).status_code == 200
     secret = client.session["mfa.totp.secret"]
     response = client.post(SETUP, {"code": current_totp_code(secret)})
@@ -287,7 +287,6 @@ def test_turning_mfa_off_revokes_the_tokens_and_closes_the_site(client):
     token, raw = api_token_issue(user=user, name="laptop")
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": current_totp_code()})
-    _confirm_password(client)
 
     response = client.post(reverse("mfa_deactivate_totp"))
 
@@ -328,9 +327,41 @@ def test_turning_mfa_off_ends_the_other_sessions(client):
     assert ward_pc.get("/today/").status_code == 200
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": recovery_code})  # the app's code was just used
-    _confirm_password(client)
 
     client.post(reverse("mfa_deactivate_totp"))
 
     assert ward_pc.get("/today/")["Location"].startswith(LOGIN)
     assert client.get("/today/")["Location"].startswith(SETUP)
+
+
+def test_a_sensitive_change_asks_for_the_password_once_the_sign_in_is_not_fresh(
+    client, time_machine
+):
+    user = ClinicRoleFactory(role=Role.FACILITATOR).user
+    time_machine.move_to("2026-12-07 09:00:00+00:00", tick=False)
+    _sign_in_with_password(client, user)
+    client.post(AUTHENTICATE, {"code": current_totp_code()})
+    deactivate = reverse("mfa_deactivate_totp")
+    assert client.get(deactivate).status_code == 200
+
+    time_machine.move_to("2026-12-07 09:05:01+00:00", tick=False)  # 301 s later, not idle
+
+    response = client.get(deactivate)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
+    response = client.post(reverse("account_reauthenticate"), {"password": TEST_PASSWORD})
+    assert response.status_code == 302
+    assert client.get(deactivate).status_code == 200
+
+
+def test_a_security_key_is_a_second_factor_like_the_app(client):
+    user = unenrolled_staff()
+    Authenticator.objects.create(
+        user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "Blue key"}
+    )
+
+    token, _raw = api_token_issue(user=user, name="laptop")
+    client.force_login(user)
+
+    assert token.pk is not None
+    assert client.get("/today/").status_code == 200
