@@ -1,7 +1,14 @@
+from allauth.mfa.admin import AuthenticatorAdmin as AllauthAuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from members.mfa import mfa_enforce_after_change
 from members.models import AuditEntry, Clinic, ClinicRole, Member, User
+from members.selectors import user_is_staff
+from members.services import user_sessions_end_if_became_staff
 
 
 class ClinicRoleInline(admin.TabularInline):
@@ -26,6 +33,36 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
     )
     filter_horizontal = ("groups",)
+
+    # Granting Django admin access, or a staff role through the inline, makes the person
+    # staff: their open sessions were decided at sign-in (no MFA, member logoff limits), so
+    # they end, as when a role is granted in GroupCare.
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        before = User.objects.filter(pk=obj.pk).first() if change else None
+        form._groupcare_was_staff = before is None or user_is_staff(user=before)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        user_sessions_end_if_became_staff(user=form.instance, was_staff=form._groupcare_was_staff)
+
+
+# allauth's own admin for authenticators, plus what GroupCare does when a factor is removed
+# in its pages: a person left without one loses their API tokens and their sessions.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(AllauthAuthenticatorAdmin):
+    def delete_model(self, request: HttpRequest, obj: Authenticator) -> None:
+        super().delete_model(request, obj)
+        mfa_enforce_after_change(user=obj.user, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Authenticator]) -> None:
+        users = list(User.objects.filter(pk__in=queryset.values("user_id")))
+        super().delete_queryset(request, queryset)
+        for user in users:
+            mfa_enforce_after_change(user=user, by=request.user)
 
 
 @admin.register(Clinic)

@@ -256,6 +256,20 @@ def _sessions_end_if_any(*, user: User, reason: str) -> None:
         user_sessions_end_all(user=user, reason=reason)
 
 
+def user_sessions_end_if_became_staff(*, user: User, was_staff: bool) -> bool:
+    """After ``user``'s roles or Django-admin access changed other than through
+    ``clinic_role_grant`` (the Django admin's user page): if they are staff now and were not,
+    end their sessions once the change commits, as ``clinic_role_grant`` does, because
+    whether a session needs MFA, and its logoff limits, were decided at its sign-in.
+    Returns whether they became staff."""
+    from members.selectors import user_is_staff
+
+    if was_staff or not user_is_staff(user=user):
+        return False
+    transaction.on_commit(lambda: _sessions_end_if_any(user=user, reason="became_staff"))
+    return True
+
+
 def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
     """Find the account for ``email`` (any case) or create one without a usable password."""
     email = UserManager.normalize_email(email)

@@ -1,15 +1,24 @@
 """The Django admin opens every registered model for a superuser, and nobody else."""
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.contrib import admin
+from django.test import Client
 from django.urls import reverse
 
 from members.enums import Role
 from members.models import AuditEntry, User
-from members.services import audit_log
+from members.services import api_token_issue, audit_log
 from sessions.demo import demo_seed
-from tests.factories.members import ClinicRoleFactory, mfa_enrol
+from tests.factories.members import (
+    TEST_PASSWORD,
+    ClinicFactory,
+    ClinicRoleFactory,
+    UserFactory,
+    current_totp_code,
+    mfa_enrol,
+)
 
 
 def _superuser() -> User:
@@ -87,3 +96,126 @@ def test_demo_clinic_has_a_record_of_every_model_and_the_admin_opens_it(
     change = client.get(reverse(f"admin:{app_label}_{model_name}_change", args=[record.pk]))
     assert changelist.status_code == 200
     assert change.status_code == 200
+
+
+# --- changes made in the Django admin have the same consequences as in GroupCare ---------
+
+LOGIN = reverse("account_login")
+
+
+def _signed_in(user: User) -> Client:
+    """The person's own browser, signed in with their password (and code, if enrolled)."""
+    browser = Client()
+    response = browser.post(LOGIN, {"login": user.email, "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    if response["Location"] == reverse("mfa_authenticate"):
+        browser.post(reverse("mfa_authenticate"), {"code": current_totp_code()})
+    assert "_auth_user_id" in browser.session
+    return browser
+
+
+def _change_form_data(response) -> dict:
+    """What the admin's change form would post back unchanged, inlines included."""
+    form = response.context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if value is None or getattr(field, "disabled", False) or name == "password":
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data[name] = [str(v) for v in value]
+        elif hasattr(value, "strftime"):
+            data[f"{name}_0"], data[f"{name}_1"] = value.strftime("%Y-%m-%d %H:%M:%S").split()
+        else:
+            data[name] = str(value)
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = str(management[name].value())
+    return data
+
+
+def test_giving_django_admin_access_in_the_admin_signs_the_person_out_everywhere(
+    client, django_capture_on_commit_callbacks
+):
+    person = UserFactory()
+    theirs = _signed_in(person)
+    client.force_login(_superuser())
+    url = reverse("admin:members_user_change", args=[person.pk])
+    data = _change_form_data(client.get(url))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**data, "is_staff": "on"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    person.refresh_from_db()
+    assert person.is_staff
+    assert "_auth_user_id" not in theirs.session  # next sign-in decides MFA and limits again
+
+
+def test_a_staff_role_given_through_the_admins_inline_signs_the_person_out_too(
+    client, django_capture_on_commit_callbacks
+):
+    person = UserFactory()
+    clinic = ClinicFactory()
+    theirs = _signed_in(person)
+    client.force_login(_superuser())
+    url = reverse("admin:members_user_change", args=[person.pk])
+    data = _change_form_data(client.get(url))
+    data |= {
+        "clinic_roles-TOTAL_FORMS": "1",
+        "clinic_roles-0-clinic": str(clinic.pk),
+        "clinic_roles-0-role": Role.FACILITATOR,
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert person.clinic_roles.get().role == Role.FACILITATOR
+    assert "_auth_user_id" not in theirs.session
+
+
+def test_saving_a_member_unchanged_in_the_admin_signs_nobody_out(
+    client, django_capture_on_commit_callbacks
+):
+    person = UserFactory()
+    theirs = _signed_in(person)
+    client.force_login(_superuser())
+    url = reverse("admin:members_user_change", args=[person.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, _change_form_data(client.get(url)))
+
+    assert response.status_code == 302
+    assert "_auth_user_id" in theirs.session
+
+
+@pytest.mark.parametrize("how", ["delete page", "bulk action"])
+def test_deleting_a_persons_last_factor_in_the_admin_revokes_tokens_and_ends_sessions(client, how):
+    person = ClinicRoleFactory(role=Role.FACILITATOR).user
+    theirs = _signed_in(person)
+    token, _raw = api_token_issue(user=person, name="laptop")
+    [factor] = Authenticator.objects.filter(user=person, type=Authenticator.Type.TOTP)
+    client.force_login(_superuser())
+
+    if how == "delete page":
+        url = reverse("admin:mfa_authenticator_delete", args=[factor.pk])
+        response = client.post(url, {"post": "yes"})
+    else:
+        response = client.post(
+            reverse("admin:mfa_authenticator_changelist"),
+            {"action": "delete_selected", "_selected_action": [factor.pk], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(pk=factor.pk).exists()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert "_auth_user_id" not in theirs.session
+    assert AuditEntry.objects.filter(
+        action="members.api_token.revoked_all", object_id=str(person.pk)
+    ).exists()
