@@ -424,6 +424,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "groupcare.sessions.reminders_plan_upcoming",
         "schedule": 600.0,
     },
+    # Nightly (UTC): the audit log's hash chain is checked; a break is logged at ERROR.
+    "audit-chain-check": {
+        "task": "groupcare.members.audit_chain_check",
+        "schedule": crontab(hour=2, minute=41),
+    },
     # Hourly: each clinic's weekly attendance summaries once it is Monday 07:00 there.
     "summaries-weekly": {
         "task": "groupcare.sessions.summaries_weekly",

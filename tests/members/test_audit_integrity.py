@@ -3,6 +3,7 @@ cannot be rewritten at all: a trigger refuses UPDATE and DELETE of entries."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ from members.audit_context import RequestMeta, current_request_meta
 from members.models import AuditChainHead, AuditEntry
 from members.selectors import audit_chain_verify
 from members.services import AuditChainBrokenError, audit_log
+from members.tasks import audit_chain_check_task
 from tests.factories.members import ClinicFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -354,3 +356,49 @@ def test_a_writer_that_found_no_head_continues_the_one_a_concurrent_writer_creat
     assert entry.seq == 2
     check = audit_chain_verify()
     assert (check.intact, check.entries) == (True, 2)
+
+
+# --- The nightly check ------------------------------------------------------------------
+
+
+def test_the_nightly_check_is_scheduled_and_the_worker_knows_it():
+    from django.conf import settings
+
+    from groupcare.celery import app as celery_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-chain-check"]
+    assert entry["task"] == "groupcare.members.audit_chain_check"
+    celery_app.loader.import_default_modules()
+    assert entry["task"] in celery_app.tasks
+
+
+def test_the_nightly_check_logs_the_head_of_an_intact_chain(caplog):
+    _log(3)
+    head = AuditChainHead.objects.get()
+
+    with caplog.at_level(logging.INFO, logger="members.tasks"):
+        result = audit_chain_check_task.apply().get()
+
+    assert result == {
+        "intact": True,
+        "entries": 3,
+        "head_seq": head.seq,
+        "head_hash": head.last_hash,
+        "broken_at": None,
+    }
+    [record] = [r for r in caplog.records if r.name == "members.tasks"]
+    assert record.levelno == logging.INFO
+    assert head.last_hash in record.getMessage()
+
+
+def test_the_nightly_check_logs_a_break_as_an_error(caplog):
+    entries = _log(4)
+    _raw("UPDATE members_auditentry SET action = %s WHERE id = %s", ("x.y.z", entries[1].pk))
+
+    with caplog.at_level(logging.INFO, logger="members.tasks"):
+        result = audit_chain_check_task.apply().get()
+
+    assert (result["intact"], result["broken_at"]) == (False, entries[1].pk)
+    [record] = [r for r in caplog.records if r.name == "members.tasks"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith(f"audit chain broken at entry {entries[1].pk}: altered")
