@@ -24,8 +24,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from members.enums import STAFF_ROLES
-from members.models import ClinicRole, User
+from members.models import User
+from members.selectors import staff_role_exists
 
 #: The authenticator types that are a second factor. Recovery codes are a fallback for a
 #: lost factor, not a factor of their own: allauth removes them with the last factor.
@@ -56,15 +56,14 @@ def user_mfa_state(user: User) -> MFAState:
         User.objects.filter(pk=user.pk)
         .annotate(
             enrolled=mfa_enrolled_filter("pk"),
-            staff_role=Exists(
-                ClinicRole.objects.filter(user_id=OuterRef("pk"), role__in=STAFF_ROLES)
-            ),
+            staff_role=staff_role_exists("pk"),
         )
         .values("enrolled", "staff_role", "is_staff", "is_superuser")
         .first()
     )
     if row is None or row["enrolled"]:
         return "enrolled"
+    # Staff as members.selectors.user_is_staff counts them, in the same query.
     if row["staff_role"] or row["is_staff"] or row["is_superuser"]:
         return "required"
     return "optional"

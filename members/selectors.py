@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from members.audit_chain import CHAINED_FIELDS, GENESIS, entry_digest
 from members.enums import STAFF_ROLES, Role
@@ -167,6 +167,12 @@ def clinic_staff_roles(*, user: User, clinic: Clinic) -> set[str]:
 def clinic_member_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
     """Every member record of ``clinics``, by preferred name: whom a filter may name."""
     return Member.objects.filter(clinic__in=clinics).order_by("preferred_name", "pk")
+
+
+def staff_role_exists(user_ref: str = "pk") -> Exists:
+    """True where the row's user (``user_ref``, an outer field) holds an admin or
+    facilitator role in any clinic: the role half of :func:`user_is_staff`, to annotate."""
+    return Exists(ClinicRole.objects.filter(user_id=OuterRef(user_ref), role__in=STAFF_ROLES))
 
 
 def user_is_staff(*, user: AbstractBaseUser) -> bool:
