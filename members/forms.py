@@ -200,11 +200,16 @@ class AuditFilterForm(forms.Form):
         required=False,
         help_text="A dotted name or its beginning, e.g. sessions.enrolment",
     )
-    member = MemberChoiceField(
-        queryset=Member.objects.none(),
-        required=False,
+    member_name = forms.CharField(
         label="About member",
-        empty_label="Any member or none",
+        max_length=100,
+        required=False,
+        help_text="Part of a name, or a record number",
+    )
+    # One record, chosen among the matches of a name (or linked to): kept as an id, so the
+    # page names nobody it was not asked about.
+    member = forms.ModelChoiceField(
+        queryset=Member.objects.none(), required=False, widget=forms.HiddenInput
     )
     start = DayField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = DayField(

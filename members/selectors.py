@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -133,21 +134,25 @@ def audit_entry_list(
     clinics: QuerySet[Clinic],
     actor_id: int | None = None,
     action: str = "",
-    member_id: int | None = None,
+    member_ids: Collection[int] | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> QuerySet[AuditEntry]:
     """Audit entries of ``clinics``, newest first, with their actor and clinic; filtered
     by actor, a dotted action prefix (``sessions.enrolment`` matches
-    ``sessions.enrolment.activated``), a member record, and ``start <= at < end``."""
+    ``sessions.enrolment.activated``), member records (entries about any of
+    ``member_ids``; an empty collection matches nothing), and ``start <= at < end``."""
     entries = AuditEntry.objects.filter(clinic__in=clinics).select_related("actor", "clinic")
     if actor_id is not None:
         entries = entries.filter(actor_id=actor_id)
     if action:
         prefix = action.rstrip(".")
         entries = entries.filter(Q(action=prefix) | Q(action__startswith=f"{prefix}."))
-    if member_id is not None:
-        entries = entries.filter(_member_entries(member_id))
+    if member_ids is not None:
+        about = Q(pk__in=[])
+        for member_id in member_ids:
+            about |= _member_entries(member_id)
+        entries = entries.filter(about)
     if start is not None:
         entries = entries.filter(at__gte=start)
     if end is not None:
@@ -167,6 +172,30 @@ def clinic_staff_roles(*, user: User, clinic: Clinic) -> set[str]:
 def clinic_member_choices(*, clinics: QuerySet[Clinic]) -> QuerySet[Member]:
     """Every member record of ``clinics``, by preferred name: whom a filter may name."""
     return Member.objects.filter(clinic__in=clinics).order_by("preferred_name", "pk")
+
+
+#: At most this many member records answer a search by name.
+MEMBER_SEARCH_LIMIT = 20
+
+
+def clinic_member_search(
+    *, clinics: QuerySet[Clinic], text: str, limit: int = MEMBER_SEARCH_LIMIT
+) -> list[Member]:
+    """Member records of ``clinics`` whose preferred or legal name contains ``text`` (any
+    case), or whose record number it is (``12`` or ``#12``); by preferred name, at most
+    ``limit``. One query."""
+    text = text.strip()
+    if not text:
+        return []
+    match = Q(preferred_name__icontains=text) | Q(legal_name__icontains=text)
+    number = text.removeprefix("#")
+    if number.isdigit() and len(number) < 19:
+        match |= Q(pk=int(number))
+    return list(
+        Member.objects.filter(match, clinic__in=clinics)
+        .select_related("clinic")
+        .order_by("preferred_name", "pk")[:limit]
+    )
 
 
 def staff_role_exists(user_ref: str = "pk") -> Exists:

@@ -27,13 +27,15 @@ from groupcare.errors import DomainError
 from groupcare.querystring import query_without
 from members.enums import Role
 from members.forms import AuditFilterForm, InviteForm, PeopleFilterForm, RolesForm
-from members.models import AuditEntry, Clinic, User
+from members.models import AuditEntry, Clinic, Member, User
 from members.selectors import (
+    MEMBER_SEARCH_LIMIT,
     admin_clinic_list,
     audit_actor_choices,
     audit_entry_list,
     clinic_member_choices,
     clinic_member_list,
+    clinic_member_search,
     clinic_person,
     clinic_staff_list,
     clinic_staff_roles,
@@ -325,9 +327,12 @@ def audit(request: HttpRequest) -> HttpResponse:
     prefix, member record and date range (days in the viewer's zone). A clinic, actor or
     member outside the admin's clinics is a 404.
 
-    Reading the log is a read of who saw whom, and its member filter names every member
-    record: audited as ``members.audit.viewed`` (after the page's rows are read, so an
-    entry never lists itself)."""
+    The member filter is a search: a name (or record number) finds up to
+    ``MEMBER_SEARCH_LIMIT`` records, and the log shows entries about any of them, with
+    links to narrow it to one (``member``, an id). Reading the log is a read of who saw
+    whom, and the matches are named on the page: audited as ``members.audit.viewed`` with
+    the records the page names (after its rows are read, so an entry never lists itself).
+    """
     clinics = _admin_clinics(request)
     form = AuditFilterForm(
         request.GET or None,
@@ -337,6 +342,8 @@ def audit(request: HttpRequest) -> HttpResponse:
     )
     filters: dict[str, object] = {}
     shown_clinic_ids = [clinic.pk for clinic in clinics]
+    chosen: Member | None = None
+    matches: list[Member] | None = None
     if form.is_bound:
         if any(name in form.errors for name in ("clinic", "actor", "member")):
             raise Http404("No such clinic, person or member among yours.")
@@ -349,23 +356,39 @@ def audit(request: HttpRequest) -> HttpResponse:
             filters = {
                 "actor_id": data["actor"].pk if data.get("actor") else None,
                 "action": data.get("action", "").strip(),
-                "member_id": data["member"].pk if data.get("member") else None,
                 "start": form.day_start(data.get("start")),
                 "end": form.day_start(end + dt.timedelta(days=1)) if end else None,
             }
+            # A name typed wins over a record chosen before: it is the newer question.
+            if data.get("member_name", "").strip():
+                matches = clinic_member_search(clinics=clinics, text=data["member_name"])
+                filters["member_ids"] = [member.pk for member in matches]
+            elif data.get("member"):
+                chosen = data["member"]
+                filters["member_ids"] = [chosen.pk]
     entries = audit_entry_list(clinics=clinics, **filters)  # type: ignore[arg-type]
     page_obj = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     rows = [(entry, _object_label(entry)) for entry in page_obj.object_list]
+    named = matches if matches is not None else [chosen] if chosen is not None else []
     audit_log_viewed(
         by=request.user,  # type: ignore[arg-type]
         clinic_ids=shown_clinic_ids,
-        members=form.fields["member"].shown(),  # type: ignore[attr-defined]
+        members=named,
     )
-    query = query_without(request, "page")
     return render(
         request,
         "members/audit_list.html",
-        {"form": form, "page_obj": page_obj, "rows": rows, "query": query},
+        {
+            "form": form,
+            "page_obj": page_obj,
+            "rows": rows,
+            "query": query_without(request, "page"),
+            "chosen": chosen,
+            "matches": matches,
+            "match_limit": MEMBER_SEARCH_LIMIT,
+            "narrow_query": query_without(request, "page", "member", "member_name"),
+            "several_clinics": len(shown_clinic_ids) > 1,
+        },
     )
 
 

@@ -93,7 +93,14 @@ def test_a_clinic_admin_opens_people_invitations_rooms_and_the_audit_log(
     expect(page.get_by_role("table", name="Entries, newest first")).to_contain_text(
         "sessions.agreement.accepted"
     )
+    page.get_by_label("About member").fill("reed")
+    page.get_by_role("button", name="Filter").click()
+    matches = page.get_by_role("region", name="Member records matching “reed”")
+    expect(matches).to_contain_text("Sam (Samantha Reed)")
     look(page, "admin-audit", DESKTOP, PHONE)
+    matches.get_by_role("link", name="Sam (Samantha Reed)").click()
+    expect(page.get_by_text("About member record #")).to_contain_text("Sam (Samantha Reed)")
+    expect(page.get_by_label("About member")).to_have_value("")
 
 
 def test_a_facilitator_opens_the_stage_move_and_cancel_pages(page_at, live_server, look):

@@ -324,9 +324,10 @@ AUDITED: dict[str, Read] = {
     "members:audit": Read(
         url("members:audit"),
         "members.audit.viewed",
-        # The member filter names every record of the clinic; an empty clinic's log is
-        # recorded as read all the same.
-        {"admin": ids("alex", "bo", "cy"), "other_clinic_admin": NOBODY},
+        # A search by name names the records it matches ("a": Alexandra Stone and Cyrus
+        # Vale, not Bo Reyes); an empty clinic's log is recorded as read all the same.
+        {"admin": ids("alex", "cy"), "other_clinic_admin": NOBODY},
+        query=lambda w: {"member_name": "a"},
     ),
     # --- API ------------------------------------------------------------------------------
     "api-group-roster": Read(

@@ -59,7 +59,7 @@ def test_audit_log_shows_the_viewers_clinic_only(client_as, world, persona, expe
         assert_not_in(body, "members.test.riverside", "sessions.agreement", "Alexandra Stone")
 
 
-def test_viewing_the_log_is_audited_with_the_members_its_filter_names(client_as, world):
+def test_viewing_the_log_is_audited_naming_nobody_when_it_names_nobody(client_as, world):
     before = AuditEntry.objects.count()
 
     response = client_as("admin").get(AUDIT)
@@ -69,10 +69,81 @@ def test_viewing_the_log_is_audited_with_the_members_its_filter_names(client_as,
         "members.audit.viewed",
         world.users["admin"],
         world.clinic,
-        {"member_ids": sorted([world.member_record.pk, world.other_member_record.pk])},
+        {"member_ids": []},
     )
-    # The page never lists the entry of its own reading.
+    # The page never lists the entry of its own reading, and names no member record.
     assert entry.pk not in [row.pk for row, _ in response.context["rows"]]
+    assert_not_in(response.content.decode(), "Alexandra Stone", "Bo Reyes")
+
+
+def test_a_name_finds_the_entries_about_every_matching_record_and_offers_each(client_as, world):
+    alex = world.member_record
+    alexis = MemberFactory(clinic=world.clinic, preferred_name="Lex", legal_name="Alexis Moor")
+    MemberFactory(clinic=world.other_clinic, preferred_name="Alex", legal_name="Alex Hillside")
+    member_record_viewed(member=alex, by=world.users["admin"])
+    member_record_viewed(member=alexis, by=world.users["admin"])
+    member_record_viewed(member=world.other_member_record, by=world.users["admin"])
+    before = AuditEntry.objects.count()
+
+    response = client_as("admin").get(AUDIT, {"member_name": "alex", "action": "members.member"})
+
+    assert response.context["matches"] == [alex, alexis]  # by preferred name
+    assert [entry.object_id for entry, _ in response.context["rows"]] == [
+        str(alexis.pk),
+        str(alex.pk),
+    ]
+    body = response.content.decode()
+    assert f'member={alex.pk}">' in body
+    assert f'member={alexis.pk}">' in body
+    assert_not_in(body, "Bo Reyes", "Alex Hillside")
+    [entry] = AuditEntry.objects.order_by("pk")[before:]
+    assert entry.data == {"member_ids": sorted([alex.pk, alexis.pk])}
+
+
+def test_a_record_chosen_among_the_matches_narrows_the_log_to_it(client_as, world):
+    alex = world.member_record
+    member_record_viewed(member=alex, by=world.users["admin"])
+    member_record_viewed(member=world.other_member_record, by=world.users["admin"])
+    before = AuditEntry.objects.count()
+
+    response = client_as("admin").get(AUDIT, {"member": alex.pk, "action": "members.member"})
+
+    assert [entry.object_id for entry, _ in response.context["rows"]] == [str(alex.pk)]
+    body = response.content.decode()
+    assert f"About member record #{alex.pk}: Alex (Alexandra Stone)" in body
+    assert_not_in(body, "Bo Reyes")
+    [entry] = AuditEntry.objects.order_by("pk")[before:]
+    assert entry.data == {"member_ids": [alex.pk]}
+
+
+def test_a_record_number_finds_that_record(client_as, world):
+    bo = world.other_member_record
+
+    response = client_as("admin").get(AUDIT, {"member_name": f"#{bo.pk}"})
+
+    assert response.context["matches"] == [bo]
+
+
+def test_a_name_nobody_has_shows_no_entries_and_says_so(client_as, world):
+    member_record_viewed(member=world.member_record, by=world.users["admin"])
+
+    response = client_as("admin").get(AUDIT, {"member_name": "Zed"})
+
+    assert response.context["matches"] == []
+    assert response.context["rows"] == []
+    assert "No member record of your clinic has that name or number." in (response.content.decode())
+
+
+def test_a_typed_name_wins_over_a_record_chosen_before(client_as, world):
+    bo = world.other_member_record
+
+    response = client_as("admin").get(
+        AUDIT, {"member": world.member_record.pk, "member_name": "Bo"}
+    )
+
+    assert response.context["matches"] == [bo]
+    assert response.context["chosen"] is None
+    assert f'name="member" value="{world.member_record.pk}"' not in response.content.decode()
 
 
 def test_rows_show_actor_action_object_time_and_address(client_as, world):
@@ -214,8 +285,8 @@ def test_audit_list_queries_do_not_grow_with_rows(
     client = client_as("admin")
     client.get(AUDIT)
 
-    # session, user, viewer's clinics, actor choices, member choices, page count,
-    # page (with actor and clinic), the audit entry of this reading (3: chain head lock,
-    # insert, head update), navigation roles
-    with django_assert_num_queries(11):
+    # session, user, viewer's clinics, actor choices, page count, page (with actor and
+    # clinic), the audit entry of this reading (3: chain head lock, insert, head update),
+    # navigation roles
+    with django_assert_num_queries(10):
         assert client.get(AUDIT, {"action": "members.test"}).status_code == 200
