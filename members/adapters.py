@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.http import HttpRequest
 
 from groupcare import crypto
-from members.session_timeouts import SIGNED_IN_KEY, now_seconds
+from members.mfa import user_has_mfa
+from members.models import User
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -19,20 +22,35 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
-        """allauth asks for the password again before a sensitive change (adding or removing
-        a second factor, changing the e-mail address) unless the person confirmed it in the
-        last ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds. Signing in counts as confirming
-        it: staff, who are sent to set up a second factor as soon as they sign in, are not
-        asked for the password they have just typed."""
+        """allauth asks for the password again before a sensitive change (a second factor
+        added or removed, recovery codes, the e-mail address) unless the person confirmed
+        it in the last ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds.
+
+        One exception: the first second factor of someone who typed their password to sign
+        in within that time (allauth's own record of this session's sign-in). Staff are
+        sent to set up a factor as soon as they sign in, and are not asked again for the
+        password they have just typed. Everything else still asks."""
         request = self.request or context.request
-        session = getattr(request, "session", None)
-        signed_in_at = session.get(SIGNED_IN_KEY) if session is not None else None
+        user = getattr(request, "user", None)
         if (
-            isinstance(signed_in_at, int)
-            and now_seconds() - signed_in_at < account_settings.REAUTHENTICATION_TIMEOUT
+            app == "allauth.mfa"
+            and user is not None
+            and user.is_authenticated
+            and not user_has_mfa(user)
+            and _password_typed_within(request, user, account_settings.REAUTHENTICATION_TIMEOUT)
         ):
             return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+
+def _password_typed_within(request: HttpRequest, user: User, seconds: int) -> bool:
+    """Whether this session's sign-in, with ``user``'s password, was less than ``seconds``
+    ago (allauth records each sign-in step in the session)."""
+    now = time.time()
+    return any(
+        record.get("method") == "password" and now - record.get("at", 0) < seconds
+        for record in get_authentication_records(request, user)
+    )
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -174,6 +174,12 @@ def _sign_in_with_password(client: Client, user: User) -> None:
     assert response.status_code == 302, response.content[:300]
 
 
+def _confirm_password(client: Client) -> None:
+    """allauth asks for the password again before a factor is removed."""
+    response = client.post(reverse("account_reauthenticate"), {"password": TEST_PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+
+
 @pytest.mark.django_db(transaction=True)  # allauth decides on commit, inside the request
 def test_enrolling_opens_the_site(client):
     user = unenrolled_staff()
@@ -287,6 +293,7 @@ def test_turning_mfa_off_revokes_the_tokens_and_closes_the_site(client):
     token, raw = api_token_issue(user=user, name="laptop")
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": current_totp_code()})
+    _confirm_password(client)
 
     response = client.post(reverse("mfa_deactivate_totp"))
 
@@ -327,6 +334,7 @@ def test_turning_mfa_off_ends_the_other_sessions(client):
     assert ward_pc.get("/today/").status_code == 200
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": recovery_code})  # the app's code was just used
+    _confirm_password(client)
 
     client.post(reverse("mfa_deactivate_totp"))
 
@@ -334,27 +342,41 @@ def test_turning_mfa_off_ends_the_other_sessions(client):
     assert client.get("/today/")["Location"].startswith(SETUP)
 
 
-def test_a_sensitive_change_asks_for_the_password_once_the_sign_in_is_not_fresh(
-    client, time_machine
-):
+def test_removing_a_factor_asks_for_the_password_even_just_after_signing_in(client):
     user = ClinicRoleFactory(role=Role.FACILITATOR).user
-    time_machine.move_to("2026-12-07 09:00:00+00:00", tick=False)
     _sign_in_with_password(client, user)
     client.post(AUTHENTICATE, {"code": current_totp_code()})
     deactivate = reverse("mfa_deactivate_totp")
-    assert client.get(deactivate).status_code == 200
-
-    time_machine.move_to("2026-12-07 09:05:01+00:00", tick=False)  # 301 s later, not idle
 
     response = client.get(deactivate)
-    assert response.status_code == 302
+
     assert response["Location"].startswith(reverse("account_reauthenticate"))
-    response = client.post(reverse("account_reauthenticate"), {"password": TEST_PASSWORD})
-    assert response.status_code == 302
+    _confirm_password(client)
     assert client.get(deactivate).status_code == 200
 
 
-def test_a_security_key_is_a_second_factor_like_the_app(client):
+def test_a_first_factor_asks_for_the_password_once_the_sign_in_is_not_fresh(client, time_machine):
+    user = unenrolled_staff()
+    time_machine.move_to("2026-12-07 09:00:00+00:00", tick=False)
+    _sign_in_with_password(client, user)
+    assert client.get(SETUP).status_code == 200
+
+    time_machine.move_to("2026-12-07 09:05:01+00:00", tick=False)  # 301 s on, not idle yet
+
+    assert client.get(SETUP)["Location"].startswith(reverse("account_reauthenticate"))
+
+
+def test_a_session_that_did_not_sign_in_with_the_password_here_is_asked_for_it(client):
+    # No record of a sign-in in this session (as for a session restored from before the
+    # logoff clock existed): the first factor needs the password too.
+    client.force_login(unenrolled_staff())
+
+    assert client.get(SETUP)["Location"].startswith(reverse("account_reauthenticate"))
+
+
+def test_a_security_key_is_offered_and_counts_as_a_second_factor(client, settings):
+    assert "webauthn" in settings.MFA_SUPPORTED_TYPES
+    assert settings.MFA_PASSKEY_LOGIN_ENABLED is False  # a second factor, not a password
     user = unenrolled_staff()
     Authenticator.objects.create(
         user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "Blue key"}
@@ -363,5 +385,6 @@ def test_a_security_key_is_a_second_factor_like_the_app(client):
     token, _raw = api_token_issue(user=user, name="laptop")
     client.force_login(user)
 
-    assert token.pk is not None
+    assert token.revoked_at is None
     assert client.get("/today/").status_code == 200
+    assert "You have added 1 security key." in client.get(reverse("mfa_index")).content.decode()
