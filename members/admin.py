@@ -2,6 +2,7 @@ from allauth.mfa.admin import AuthenticatorAdmin as AllauthAuthenticatorAdmin
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -56,13 +57,21 @@ admin.site.unregister(Authenticator)
 class AuthenticatorAdmin(AllauthAuthenticatorAdmin):
     def delete_model(self, request: HttpRequest, obj: Authenticator) -> None:
         super().delete_model(request, obj)
-        mfa_enforce_after_change(user=obj.user, by=request.user)
+        self._after_deletion(request, [obj.user])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Authenticator]) -> None:
         users = list(User.objects.filter(pk__in=queryset.values("user_id")))
         super().delete_queryset(request, queryset)
-        for user in users:
-            mfa_enforce_after_change(user=user, by=request.user)
+        self._after_deletion(request, users)
+
+    @staticmethod
+    def _after_deletion(request: HttpRequest, users: list[User]) -> None:
+        # Once the deletion has committed: sessions may live outside the database.
+        def enforce() -> None:
+            for user in users:
+                mfa_enforce_after_change(user=user, by=request.user)  # type: ignore[arg-type]
+
+        transaction.on_commit(enforce)
 
 
 @admin.register(Clinic)

@@ -132,13 +132,18 @@ def mfa_enforce_after_change(
     *, user: User, by: User | None, except_session_key: str | None = None
 ) -> MFAState:
     """Decide ``user``'s MFA state again after one of their factors was added or removed,
-    in allauth's pages or in the Django admin. With no factor left, their API tokens are
-    revoked (a token needs MFA behind it) and every session but ``except_session_key`` ends:
-    those sessions were decided "enrolled" at their sign-in."""
+    in allauth's pages or in the Django admin. With no factor left, their recovery codes go
+    too (allauth's own removal does that; a factor deleted in the admin must not leave them
+    as a way in, nor keep them for the next enrolment), their API tokens are revoked (a
+    token needs MFA behind it) and every session but ``except_session_key`` ends: those
+    sessions were decided "enrolled" at their sign-in."""
     from members.services import api_tokens_revoke_all, user_sessions_end_all
 
     state = user_mfa_state(user)
     if state != "enrolled":
+        Authenticator.objects.filter(
+            user_id=user.pk, type=Authenticator.Type.RECOVERY_CODES
+        ).delete()
         api_tokens_revoke_all(user=user, by=by or user, reason="mfa_removed")
         user_sessions_end_all(
             user=user, except_session_key=except_session_key, reason="mfa_removed"

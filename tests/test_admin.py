@@ -2,6 +2,7 @@
 
 import pytest
 from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.apps import apps
 from django.contrib import admin
 from django.test import Client
@@ -195,27 +196,55 @@ def test_saving_a_member_unchanged_in_the_admin_signs_nobody_out(
 
 
 @pytest.mark.parametrize("how", ["delete page", "bulk action"])
-def test_deleting_a_persons_last_factor_in_the_admin_revokes_tokens_and_ends_sessions(client, how):
+def test_deleting_a_persons_last_factor_in_the_admin_revokes_tokens_and_ends_sessions(
+    client, how, django_capture_on_commit_callbacks
+):
     person = ClinicRoleFactory(role=Role.FACILITATOR).user
+    RecoveryCodes.activate(person)
     theirs = _signed_in(person)
     token, _raw = api_token_issue(user=person, name="laptop")
     [factor] = Authenticator.objects.filter(user=person, type=Authenticator.Type.TOTP)
     client.force_login(_superuser())
 
-    if how == "delete page":
-        url = reverse("admin:mfa_authenticator_delete", args=[factor.pk])
-        response = client.post(url, {"post": "yes"})
-    else:
-        response = client.post(
-            reverse("admin:mfa_authenticator_changelist"),
-            {"action": "delete_selected", "_selected_action": [factor.pk], "post": "yes"},
-        )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _delete_in_the_admin(client, factor, how)
 
     assert response.status_code == 302
-    assert not Authenticator.objects.filter(pk=factor.pk).exists()
+    assert not Authenticator.objects.filter(user=person).exists()  # recovery codes too
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert "_auth_user_id" not in theirs.session
     assert AuditEntry.objects.filter(
         action="members.api_token.revoked_all", object_id=str(person.pk)
     ).exists()
+
+
+def test_deleting_one_of_two_factors_in_the_admin_leaves_the_person_signed_in(
+    client, django_capture_on_commit_callbacks
+):
+    person = ClinicRoleFactory(role=Role.FACILITATOR).user
+    key = Authenticator.objects.create(
+        user=person, type=Authenticator.Type.WEBAUTHN, data={"name": "Blue key"}
+    )
+    theirs = _signed_in(person)
+    token, _raw = api_token_issue(user=person, name="laptop")
+    client.force_login(_superuser())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _delete_in_the_admin(client, key, "delete page")
+
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(pk=key.pk).exists()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert "_auth_user_id" in theirs.session
+
+
+def _delete_in_the_admin(client: Client, factor: Authenticator, how: str):
+    if how == "delete page":
+        url = reverse("admin:mfa_authenticator_delete", args=[factor.pk])
+        return client.post(url, {"post": "yes"})
+    return client.post(
+        reverse("admin:mfa_authenticator_changelist"),
+        {"action": "delete_selected", "_selected_action": [factor.pk], "post": "yes"},
+    )
