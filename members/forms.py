@@ -238,6 +238,9 @@ class AuditFilterForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and end < start:
             self.add_error("end", "The end date is before the start date.")
+        clinic, member = cleaned.get("clinic"), cleaned.get("member")
+        if clinic and member and member.clinic_id != clinic.pk:
+            self.add_error("member", "Choose a member record of the chosen clinic.")
         return cleaned
 
     @staticmethod

@@ -8,9 +8,10 @@ import pytest
 import time_machine
 
 from members.audit_context import RequestMeta, current_request_meta
+from members.enums import Role
 from members.models import AuditEntry
 from members.services import audit_log, member_record_viewed, member_records_listed
-from tests.factories.members import MemberFactory
+from tests.factories.members import ClinicRoleFactory, MemberFactory
 from tests.web.pages import assert_no_inline_code, assert_not_in, assert_strict_csp
 
 pytestmark = pytest.mark.django_db
@@ -290,3 +291,15 @@ def test_audit_list_queries_do_not_grow_with_rows(
     # navigation roles
     with django_assert_num_queries(10):
         assert client.get(AUDIT, {"action": "members.test"}).status_code == 200
+
+
+def test_a_record_of_another_of_the_admins_clinics_than_the_one_filtered_is_not_found(
+    client_as, world
+):
+    admin = world.users["admin"]
+    ClinicRoleFactory(user=admin, clinic=world.other_clinic, role=Role.ADMIN)
+    elsewhere = MemberFactory(clinic=world.other_clinic)
+
+    response = client_as("admin").get(AUDIT, {"clinic": world.clinic.pk, "member": elsewhere.pk})
+
+    assert response.status_code == 404
