@@ -19,8 +19,12 @@ os.environ.setdefault(
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
     _redis = urlsplit(os.environ["REDIS_URL"])
-    _base = int(_redis.path.strip("/") or 0)
-    _db = (_base + int(_worker[2:])) % 16
+    _db = int(_redis.path.strip("/") or 0) + int(_worker[2:])
+    if _db > 15:  # Redis has databases 0-15; wrapping round would share one
+        raise RuntimeError(
+            f"pytest-xdist worker {_worker} would use Redis database {_db}: start REDIS_URL "
+            "at a lower database number or run fewer workers (PYTEST_WORKERS)."
+        )
     os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_db}"))
 
 # Keep the embedded broker's and cache's files out of the developer's own var/.
