@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from members.mfa import mfa_enforce_after_change
 from members.models import AuditEntry, Clinic, ClinicRole, Member, User
 from members.selectors import user_is_staff
-from members.services import user_sessions_end_if_became_staff
+from members.services import audit_log, user_sessions_end_if_became_staff
 
 
 class ClinicRoleInline(admin.TabularInline):
@@ -46,6 +46,35 @@ class UserAdmin(DjangoUserAdmin):
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         user_sessions_end_if_became_staff(user=form.instance, was_staff=form._groupcare_was_staff)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        """Roles given, changed or taken away in the inline are written to GroupCare's audit
+        log, as the People pages' changes are (a changed row is one taken away and one
+        given)."""
+        if formset.model is not ClinicRole:
+            super().save_formset(request, form, formset, change)
+            return
+        before = {
+            role.pk: (role.clinic, role.role)
+            for role in ClinicRole.objects.filter(user=form.instance).select_related("clinic")
+        }
+        super().save_formset(request, form, formset, change)
+        after = {
+            role.pk: (role.clinic, role.role)
+            for role in ClinicRole.objects.filter(user=form.instance).select_related("clinic")
+        }
+        changes = [("members.role.revoked", pk, was) for pk, was in before.items()]
+        changes += [("members.role.granted", pk, now) for pk, now in after.items()]
+        for action, pk, (clinic, role) in changes:
+            if before.get(pk) == after.get(pk):
+                continue
+            audit_log(
+                action=action,
+                actor=request.user,  # type: ignore[arg-type]
+                clinic=clinic,
+                obj=ClinicRole(pk=pk, user=form.instance, clinic=clinic, role=role),
+                data={"user_id": form.instance.pk, "role": str(role)},
+            )
 
 
 # allauth's own admin for authenticators, plus what GroupCare does when a factor is removed

@@ -180,6 +180,47 @@ def test_a_staff_role_given_through_the_admins_inline_signs_the_person_out_too(
     assert "_auth_user_id" not in theirs.session
 
 
+def test_roles_given_changed_and_taken_away_in_the_admin_are_in_the_audit_log(client):
+    person = UserFactory()
+    clinic, other = ClinicFactory(), ClinicFactory()
+    kept = ClinicRoleFactory(user=person, clinic=clinic, role=Role.MEMBER)
+    changed = ClinicRoleFactory(user=person, clinic=other, role=Role.MEMBER)
+    root = _superuser()
+    client.force_login(root)
+    url = reverse("admin:members_user_change", args=[person.pk])
+    data = _change_form_data(client.get(url))
+    data |= {
+        "clinic_roles-TOTAL_FORMS": "3",
+        "clinic_roles-INITIAL_FORMS": "2",
+        "clinic_roles-0-id": str(kept.pk),
+        "clinic_roles-0-user": str(person.pk),
+        "clinic_roles-0-clinic": str(clinic.pk),
+        "clinic_roles-0-role": Role.MEMBER,
+        "clinic_roles-0-DELETE": "on",
+        "clinic_roles-1-id": str(changed.pk),
+        "clinic_roles-1-user": str(person.pk),
+        "clinic_roles-1-clinic": str(other.pk),
+        "clinic_roles-1-role": Role.ADMIN,
+        "clinic_roles-2-clinic": str(clinic.pk),
+        "clinic_roles-2-role": Role.FACILITATOR,
+    }
+    before = AuditEntry.objects.count()
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    entries = AuditEntry.objects.order_by("pk")[before:]
+    assert sorted((e.action, e.clinic_id, e.data["role"], e.actor_id) for e in entries) == sorted(
+        [
+            ("members.role.revoked", clinic.pk, Role.MEMBER, root.pk),
+            ("members.role.revoked", other.pk, Role.MEMBER, root.pk),
+            ("members.role.granted", other.pk, Role.ADMIN, root.pk),
+            ("members.role.granted", clinic.pk, Role.FACILITATOR, root.pk),
+        ]
+    )
+    assert all(e.data["user_id"] == person.pk for e in entries)
+
+
 def test_saving_a_member_unchanged_in_the_admin_signs_nobody_out(
     client, django_capture_on_commit_callbacks
 ):
