@@ -1,10 +1,9 @@
 """Multi-factor authentication: who must have it, and the middleware that holds staff to it.
 
 allauth provides MFA (a one-time-code app or a security key, and recovery codes) but no way
-to require it. Here
-staff — anyone with an admin or facilitator role, or Django admin access — must enrol before
-anything else opens: every page redirects them to the set-up page and every API route
-answers 403. Members may opt in.
+to require it. Here staff — anyone with an admin or facilitator role, or Django admin
+access — must enrol before anything else opens: every page redirects them to the set-up
+page and every API route answers 403. Members may opt in.
 
 Whether a session's user is enrolled is decided at sign-in and kept in the session (a
 request costs no query); enrolling or removing a factor in allauth's pages decides again.

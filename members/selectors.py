@@ -120,13 +120,22 @@ def _member_entries(member_id: int) -> Q:
     return about | Q(data__member_ids__regex=rf"[\[, ]{member_id}[,\]]")
 
 
-def audit_entries_about_members(*, member_ids: list[int]) -> QuerySet[AuditEntry]:
-    """Every audit entry about one of ``member_ids`` (as :func:`audit_entry_list` filters
-    by member), oldest first, with the actor and clinic joined in. One query."""
+def _entries_about_any(member_ids: Collection[int]) -> Q:
+    """Entries about any of ``member_ids``; none for an empty collection."""
     about = Q(pk__in=[])
     for member_id in member_ids:
         about |= _member_entries(member_id)
-    return AuditEntry.objects.filter(about).select_related("actor", "clinic").order_by("at", "pk")
+    return about
+
+
+def audit_entries_about_members(*, member_ids: list[int]) -> QuerySet[AuditEntry]:
+    """Every audit entry about one of ``member_ids`` (as :func:`audit_entry_list` filters
+    by member), oldest first, with the actor and clinic joined in. One query."""
+    return (
+        AuditEntry.objects.filter(_entries_about_any(member_ids))
+        .select_related("actor", "clinic")
+        .order_by("at", "pk")
+    )
 
 
 def audit_entry_list(
@@ -149,10 +158,7 @@ def audit_entry_list(
         prefix = action.rstrip(".")
         entries = entries.filter(Q(action=prefix) | Q(action__startswith=f"{prefix}."))
     if member_ids is not None:
-        about = Q(pk__in=[])
-        for member_id in member_ids:
-            about |= _member_entries(member_id)
-        entries = entries.filter(about)
+        entries = entries.filter(_entries_about_any(member_ids))
     if start is not None:
         entries = entries.filter(at__gte=start)
     if end is not None:

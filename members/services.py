@@ -32,6 +32,7 @@ from members.models import (
     User,
     UserManager,
 )
+from members.selectors import user_is_staff
 
 _IP_FIELD = AuditEntry._meta.get_field("ip_address")
 
@@ -262,8 +263,6 @@ def user_sessions_end_if_became_staff(*, user: User, was_staff: bool) -> bool:
     end their sessions once the change commits, as ``clinic_role_grant`` does, because
     whether a session needs MFA, and its logoff limits, were decided at its sign-in.
     Returns whether they became staff."""
-    from members.selectors import user_is_staff
-
     if was_staff or not user_is_staff(user=user):
         return False
     transaction.on_commit(lambda: _sessions_end_if_any(user=user, reason="became_staff"))
